@@ -1,0 +1,432 @@
+// Binary BCH codes: construction, systematic encoding, and
+// syndrome / Berlekamp-Massey / Chien decoding with failure detection.
+//
+// Why "L roots found and L <= t" proves the output is a codeword: BM returns the
+// shortest LFSR C(x), of length L, that generates S_1..S_2t. If C has L distinct
+// roots X_l^-1, the sequence it generates is S_j = sum_l Y_l X_l^j for j <= 2t
+// (Vandermonde). For a binary code S_2j = S_j^2, so sum_l (Y_l + Y_l^2) X_l^2j = 0
+// for j = 1..t; with L <= t distinct X_l^2 this forces Y_l in {0, 1}, and Y_l != 0
+// by minimality. So e(x) = sum_l x^{p_l} has the received word's syndromes, and
+// w + e has S_1..S_2t = 0, i.e. is divisible by g: a codeword at distance L <= t.
+// Roots outside the n positions of a shortened code are not counted, so they
+// give a failure too.
+#include "bch.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "bitsliced.hpp"
+
+namespace fuzzykey {
+
+namespace {
+
+constexpr size_t kTableBudgetBytes = size_t(48) << 20;  // bitsliced tables per code
+
+inline size_t words_for(size_t bits) { return (bits + 63) / 64; }
+
+inline int get_bit(const std::vector<uint64_t>& v, size_t i) {
+  return static_cast<int>((v[i >> 6] >> (i & 63)) & 1u);
+}
+
+// dst ^= src << shift (bit-packed polynomials), dst large enough.
+void xor_shifted(std::vector<uint64_t>& dst, const std::vector<uint64_t>& src, size_t shift) {
+  const size_t ws = shift >> 6, bs = shift & 63;
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (!src[i]) continue;
+    dst[i + ws] ^= src[i] << bs;
+    if (bs && i + ws + 1 < dst.size()) dst[i + ws + 1] ^= src[i] >> (64 - bs);
+  }
+}
+
+void pack_bytes(const uint8_t* bits, size_t n, uint64_t* out) {
+  const size_t full = n / 64;
+  for (size_t w = 0; w < full; ++w) {
+    uint64_t x = 0;
+    const uint8_t* b = bits + 64 * w;
+    for (int i = 0; i < 64; ++i) x |= static_cast<uint64_t>(b[i] & 1u) << i;
+    out[w] = x;
+  }
+  if (n % 64) {
+    uint64_t x = 0;
+    for (size_t i = 64 * full; i < n; ++i) x |= static_cast<uint64_t>(bits[i] & 1u) << (i & 63);
+    out[full] = x;
+  }
+}
+
+// The cyclotomic coset of i modulo N = 2^m - 1 under multiplication by 2.
+void coset(uint32_t i, uint32_t N, std::vector<uint32_t>& out) {
+  out.clear();
+  uint32_t e = i;
+  do {
+    out.push_back(e);
+    e = static_cast<uint32_t>((2ull * e) % N);
+  } while (e != i);
+}
+
+template <class F>
+void parallel_rows(size_t rows, int threads, size_t min_rows_per_thread, F&& body) {
+  size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  size_t nt = threads > 0 ? static_cast<size_t>(threads) : hw;
+  nt = std::min(nt, std::max<size_t>(1, rows / std::max<size_t>(1, min_rows_per_thread)));
+  if (nt <= 1) {
+    body(size_t(0), rows);
+    return;
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(nt - 1);
+  const size_t per = rows / nt, extra = rows % nt;
+  size_t begin = 0;
+  for (size_t i = 0; i < nt; ++i) {
+    const size_t end = begin + per + (i < extra ? 1 : 0);
+    if (i + 1 == nt) {
+      body(begin, end);
+    } else {
+      pool.emplace_back([&body, begin, end] { body(begin, end); });
+    }
+    begin = end;
+  }
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+std::vector<uint32_t> bch_generator_degrees(int m) {
+  primitive_poly(m);  // validates m
+  const uint32_t N = (1u << m) - 1;
+  // added[t]: total size of the cosets whose smallest element is 2t-1 or 2t.
+  const uint32_t t_max = (N - 1) / 2;
+  std::vector<uint32_t> added(t_max + 2, 0);
+  for (uint32_t i = 1; i < N; i += 2) {
+    uint32_t e = i, size = 0;
+    bool rep = true;
+    do {
+      if (e < i) {
+        rep = false;
+        break;
+      }
+      ++size;
+      e = static_cast<uint32_t>((2ull * e) % N);
+    } while (e != i);
+    if (rep && (i + 1) / 2 <= t_max) added[(i + 1) / 2] += size;
+  }
+  std::vector<uint32_t> deg(t_max + 1, 0);
+  for (uint32_t t = 1; t <= t_max; ++t) deg[t] = deg[t - 1] + added[t];
+  return deg;
+}
+
+BchCode::BchCode(int m, int t, int n) : field_(m), t_(t), n_(n), k_(0) {
+  const int N = static_cast<int>(field_.order());
+  if (n < 1 || n > N) {
+    throw std::invalid_argument("n must be between 1 and 2^m - 1 = " + std::to_string(N) +
+                                " for m = " + std::to_string(m) + ", got " + std::to_string(n));
+  }
+  if (t < 1 || t > (N - 1) / 2) {
+    throw std::invalid_argument("t must be between 1 and " + std::to_string((N - 1) / 2) +
+                                " for m = " + std::to_string(m) + ", got " + std::to_string(t));
+  }
+  words_ = words_for(static_cast<size_t>(n));
+  build_generator();
+}
+
+void BchCode::build_generator() {
+  const uint32_t N = field_.order();
+  std::vector<uint8_t> covered(N, 0);
+  std::vector<uint64_t> g(1, 1u);  // g = 1
+  size_t deg = 0;
+  std::vector<uint32_t> cos;
+  std::vector<uint32_t> mp;  // minimal polynomial, coefficients in GF(2^m)
+  for (uint32_t i = 1; i <= static_cast<uint32_t>(2 * t_); i += 2) {
+    if (covered[i]) continue;
+    coset(i, N, cos);
+    mp.assign(1, 1u);
+    for (uint32_t e : cos) {
+      covered[e] = 1;
+      // mp *= (x + alpha^e)
+      const uint32_t a = field_.alpha_pow(e);
+      mp.push_back(0);
+      for (size_t j = mp.size() - 1; j > 0; --j) mp[j] = mp[j - 1] ^ field_.mul(mp[j], a);
+      mp[0] = field_.mul(mp[0], a);
+    }
+    std::vector<uint64_t> next(words_for(deg + mp.size()), 0);
+    for (size_t s = 0; s < mp.size(); ++s) {
+      if (mp[s] > 1) throw std::logic_error("minimal polynomial has a coefficient outside GF(2)");
+      if (mp[s]) xor_shifted(next, g, s);
+    }
+    g.swap(next);
+    deg += mp.size() - 1;
+  }
+  const int full_k = static_cast<int>(N) - static_cast<int>(deg);
+  k_ = full_k - (static_cast<int>(N) - n_);
+  if (full_k < 1 || k_ < 1) {
+    throw std::invalid_argument(
+        "BCH code with m = " + std::to_string(field_.m()) + ", t = " + std::to_string(t_) +
+        ", n = " + std::to_string(n_) + " has no message bits (deg g = " + std::to_string(deg) +
+        "); lower t or raise n");
+  }
+  g.resize(words_for(deg + 1));
+  gen_ = g;
+  gen_low_ = g;
+  gen_low_[deg >> 6] &= ~(uint64_t(1) << (deg & 63));
+  gen_low_.resize(words_for(deg));
+}
+
+void BchCode::encode(const uint8_t* msg, uint8_t* out) const {
+  const size_t P = static_cast<size_t>(n_ - k_);
+  const size_t pw = gen_low_.size();
+  const uint64_t top_mask = (P % 64) ? ((uint64_t(1) << (P % 64)) - 1) : ~uint64_t(0);
+  const size_t top_bit = (P - 1) & 63;
+  std::vector<uint64_t> r(pw, 0);
+  for (int i = k_ - 1; i >= 0; --i) {
+    const uint64_t fb = (msg[i] & 1u) ^ ((r[pw - 1] >> top_bit) & 1u);
+    for (size_t w = pw - 1; w > 0; --w) r[w] = (r[w] << 1) | (r[w - 1] >> 63);
+    r[0] <<= 1;
+    r[pw - 1] &= top_mask;
+    if (fb) {
+      for (size_t w = 0; w < pw; ++w) r[w] ^= gen_low_[w];
+    }
+  }
+  for (size_t i = 0; i < P; ++i) out[i] = static_cast<uint8_t>(get_bit(r, i));
+  std::memcpy(out + P, msg, static_cast<size_t>(k_));
+  for (size_t i = P; i < static_cast<size_t>(n_); ++i) out[i] &= 1u;
+}
+
+BchCode::Workspace BchCode::make_workspace() const {
+  Workspace ws;
+  const size_t T = static_cast<size_t>(t_);
+  ws.packed.assign(words_, 0);
+  ws.syn.assign(2 * T + 1, 0);
+  ws.log_syn.assign(2 * T + 1, 0);
+  ws.lambda.assign(3 * T + 4, 0);
+  ws.prev.assign(3 * T + 4, 0);
+  ws.tmp.assign(3 * T + 4, 0);
+  ws.terms.assign(T + 1, 0);
+  ws.steps.assign(T + 1, 0);
+  ws.bit_lists.assign(static_cast<size_t>(field_.m()) * (T + 1), 0);
+  ws.bit_counts.assign(static_cast<size_t>(field_.m()), 0);
+  ws.roots.reserve(T + 1);
+  return ws;
+}
+
+void BchCode::ensure_tables() const {
+  std::call_once(tables_once_, [this] {
+    const size_t m = static_cast<size_t>(field_.m()), T = static_cast<size_t>(t_);
+    const size_t chunks = (words_ + kChunkWords - 1) / kChunkWords;
+    const size_t syn_words = T * m * words_;
+    const size_t chien_words = chunks * T * m * kChunkWords;
+    if ((syn_words + chien_words) * sizeof(uint64_t) > kTableBudgetBytes) return;
+    const uint32_t N = field_.order();
+    syn_planes_.assign(syn_words, 0);
+    chien_planes_.assign(chien_words, 0);
+    for (size_t j = 0; j < T; ++j) {
+      const uint64_t step = (2 * j + 1) % N;
+      uint64_t e = 0;
+      uint64_t* base = syn_planes_.data() + j * m * words_;
+      for (size_t p = 0; p < static_cast<size_t>(n_); ++p) {
+        const uint32_t v = field_.expz(static_cast<uint32_t>(e));
+        for (size_t b = 0; b < m; ++b) {
+          base[b * words_ + (p >> 6)] |= static_cast<uint64_t>((v >> b) & 1u) << (p & 63);
+        }
+        e += step;
+        if (e >= N) e -= N;
+      }
+    }
+    for (size_t k = 1; k <= T; ++k) {
+      const uint64_t step = N - (k % N);  // multiply by alpha^-k per position
+      uint64_t e = 0;
+      for (size_t p = 0; p < static_cast<size_t>(n_); ++p) {
+        const uint32_t v = field_.expz(static_cast<uint32_t>(e));
+        const size_t w = p >> 6, c = w / kChunkWords, q = w % kChunkWords;
+        uint64_t* base = chien_planes_.data() + ((c * T + (k - 1)) * m) * kChunkWords;
+        for (size_t b = 0; b < m; ++b) {
+          base[b * kChunkWords + q] |= static_cast<uint64_t>((v >> b) & 1u) << (p & 63);
+        }
+        e += step;
+        if (e >= N) e -= N;
+      }
+    }
+    bitsliced_ = true;
+  });
+}
+
+void BchCode::syndromes(const uint64_t* packed, Workspace& ws) const {
+  const size_t T = static_cast<size_t>(t_);
+  uint32_t* S = ws.syn.data();
+  const int m = field_.m();
+  if (bitsliced_) {
+    for (size_t j = 0; j < T; ++j) {
+      S[2 * j + 1] = bitsliced_syndrome(packed, syn_planes_.data() + j * m * words_, words_, m);
+    }
+  } else {
+    const uint32_t N = field_.order();
+    for (size_t j = 0; j < T; ++j) S[2 * j + 1] = 0;
+    for (size_t w = 0; w < words_; ++w) {
+      uint64_t x = packed[w];
+      while (x) {
+        const uint32_t p = static_cast<uint32_t>(64 * w + __builtin_ctzll(x));
+        x &= x - 1;
+        const uint32_t step = (2 * p) % N;
+        uint32_t e = p % N;
+        for (size_t j = 0; j < T; ++j) {
+          S[2 * j + 1] ^= field_.expz(e);
+          e += step;
+          if (e >= N) e -= N;
+        }
+      }
+    }
+  }
+  for (size_t i = 2; i <= 2 * T; i += 2) S[i] = field_.sq(S[i / 2]);
+}
+
+int BchCode::berlekamp_massey(Workspace& ws) const {
+  const uint32_t N = field_.order();
+  const uint16_t* expz = field_.expz_table();
+  const uint32_t* logz = field_.logz_table();
+  const int T = t_;
+  uint32_t* lam = ws.lambda.data();
+  uint32_t* prev = ws.prev.data();
+  uint32_t* tmp = ws.tmp.data();
+  // log S_j: S is fixed, so each discrepancy term costs one table lookup less.
+  const uint32_t* logS = ws.log_syn.data();
+  std::fill(ws.lambda.begin(), ws.lambda.end(), 0u);
+  std::fill(ws.prev.begin(), ws.prev.end(), 0u);
+  lam[0] = 1;
+  prev[0] = 1;
+  int L = 0, Lp = 0, shift = 1;
+  uint32_t b_log = 0;
+  for (int r = 0; r < 2 * T; r += 2) {
+    uint32_t d = ws.syn[r + 1];
+    for (int i = 1; i <= L; ++i) d ^= expz[logz[lam[i]] + logS[r + 1 - i]];
+    if (d == 0) {
+      shift += 2;
+      continue;
+    }
+    uint32_t coef = logz[d] + N - b_log;
+    if (coef >= N) coef -= N;
+    if (2 * L <= r) {
+      std::copy(lam, lam + L + 1, tmp);
+      for (int i = 0; i <= Lp; ++i) lam[i + shift] ^= expz[coef + logz[prev[i]]];
+      std::fill(prev, prev + Lp + 1, 0u);
+      std::copy(tmp, tmp + L + 1, prev);
+      Lp = L;
+      L = r + 1 - L;
+      b_log = logz[d];
+      shift = 2;
+      if (L > T) return -1;
+    } else {
+      for (int i = 0; i <= Lp; ++i) lam[i + shift] ^= expz[coef + logz[prev[i]]];
+      shift += 2;
+    }
+  }
+  return L;
+}
+
+int BchCode::chien(int L, Workspace& ws) const {
+  ws.roots.clear();
+  if (bitsliced_) return chien_bitsliced(L, ws);
+  return chien_scalar(L, ws);
+}
+
+int BchCode::chien_scalar(int L, Workspace& ws) const {
+  const uint32_t N = field_.order();
+  const uint16_t* expz = field_.expz_table();
+  size_t cnt = 0;
+  for (int k = 1; k <= L; ++k) {
+    if (ws.lambda[k] == 0) continue;
+    ws.terms[cnt] = field_.log(ws.lambda[k]);
+    ws.steps[cnt] = N - static_cast<uint32_t>(k);
+    ++cnt;
+  }
+  uint32_t* terms = ws.terms.data();
+  const uint32_t* steps = ws.steps.data();
+  for (int p = 0; p < n_; ++p) {
+    uint32_t s = 1;
+    for (size_t i = 0; i < cnt; ++i) {
+      s ^= expz[terms[i]];
+      uint32_t e = terms[i] + steps[i];
+      terms[i] = e >= N ? e - N : e;
+    }
+    if (s == 0) {
+      ws.roots.push_back(static_cast<uint32_t>(p));
+      if (static_cast<int>(ws.roots.size()) > L) return -1;
+    }
+  }
+  return static_cast<int>(ws.roots.size());
+}
+
+int BchCode::chien_bitsliced(int L, Workspace& ws) const {
+  const int m = field_.m();
+  const size_t stride = static_cast<size_t>(L) + 1;
+  for (int b = 0; b < m; ++b) ws.bit_counts[b] = 0;
+  for (int k = 1; k <= L; ++k) {
+    const uint32_t v = ws.lambda[k];
+    for (int b = 0; b < m; ++b) {
+      if ((v >> b) & 1u) ws.bit_lists[b * stride + ws.bit_counts[b]++] = static_cast<uint32_t>(k - 1);
+    }
+  }
+  ws.roots.resize(static_cast<size_t>(L) + 1);
+  ChienArgs args{chien_planes_.data(), static_cast<size_t>(t_), words_,      static_cast<size_t>(n_),
+                 ws.bit_lists.data(),  stride,                  ws.bit_counts.data(), ws.roots.data(),
+                 static_cast<size_t>(L)};
+  const int found = bitsliced_chien(m, args);
+  ws.roots.resize(found < 0 ? 0 : static_cast<size_t>(found));
+  return found;
+}
+
+int BchCode::decode_packed(const uint64_t* packed, Workspace& ws) const {
+  ensure_tables();
+  syndromes(packed, ws);
+  const size_t T = static_cast<size_t>(t_);
+  bool zero = true;
+  for (size_t j = 1; j <= 2 * T; j += 2) zero = zero && ws.syn[j] == 0;
+  ws.roots.clear();
+  if (zero) return 0;
+  for (size_t j = 1; j <= 2 * T; ++j) ws.log_syn[j] = field_.logz_table()[ws.syn[j]];
+  const int L = berlekamp_massey(ws);
+  if (L < 0 || L > t_) return -1;
+  const int found = chien(L, ws);
+  if (found != L) return -1;
+  return L;
+}
+
+int BchCode::decode(const uint8_t* word, uint8_t* out) const {
+  Workspace ws = make_workspace();
+  pack_bytes(word, static_cast<size_t>(n_), ws.packed.data());
+  const int e = decode_packed(ws.packed.data(), ws);
+  std::memcpy(out, word, static_cast<size_t>(n_));
+  if (e > 0) {
+    for (uint32_t p : ws.roots) out[p] ^= 1u;
+  }
+  return e;
+}
+
+void BchCode::encode_batch(const uint8_t* msgs, uint8_t* out, size_t rows, int threads) const {
+  const size_t k = static_cast<size_t>(k_), n = static_cast<size_t>(n_);
+  parallel_rows(rows, threads, 64, [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) encode(msgs + r * k, out + r * n);
+  });
+}
+
+void BchCode::decode_batch(const uint8_t* words, uint8_t* out, int32_t* n_errors, size_t rows,
+                           int threads) const {
+  ensure_tables();
+  const size_t n = static_cast<size_t>(n_);
+  parallel_rows(rows, threads, 16, [&](size_t begin, size_t end) {
+    Workspace ws = make_workspace();
+    for (size_t r = begin; r < end; ++r) {
+      const uint8_t* w = words + r * n;
+      uint8_t* o = out + r * n;
+      pack_bytes(w, n, ws.packed.data());
+      const int e = decode_packed(ws.packed.data(), ws);
+      std::memcpy(o, w, n);
+      if (e > 0) {
+        for (uint32_t p : ws.roots) o[p] ^= 1u;
+      }
+      n_errors[r] = e;
+    }
+  });
+}
+
+}  // namespace fuzzykey

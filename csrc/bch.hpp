@@ -1,0 +1,107 @@
+// Binary narrow-sense BCH codes over GF(2^m), 5 <= m <= 16, possibly shortened.
+//
+// A word of length n is the polynomial w(x) = sum_i w_i x^i (index i holds the
+// coefficient of x^i). The full code has length N = 2^m - 1 and generator
+//   g(x) = lcm(M_1(x), ..., M_2t(x)),
+// M_i the minimal polynomial of alpha^i, built from the cyclotomic cosets of 2
+// modulo N. k = N - deg g. A code shortened to n <= N keeps the words whose
+// coefficients n..N-1 are zero, so its dimension is k - (N - n).
+//
+// Encoding is systematic: c(x) = x^(n-k) u(x) + (x^(n-k) u(x) mod g(x)), i.e.
+// parity in c[0, n-k) and the message u in c[n-k, n).
+//
+// Decoding: syndromes S_1..S_2t, binary Berlekamp-Massey for the error locator
+// Lambda (degree L), Chien search over the n positions. The decoder reports a
+// failure (returns -1) whenever L > t or Lambda does not have exactly L distinct
+// roots among the n positions; when it returns a correction, the result is a
+// codeword within distance L <= t of the input (see DESIGN notes in bch.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "gf2m.hpp"
+
+namespace fuzzykey {
+
+// deg g for t = 0..t_max of the full-length code over GF(2^m): entry t is the
+// degree of lcm(M_1, ..., M_2t). Entries stop at the largest t with deg g < N.
+std::vector<uint32_t> bch_generator_degrees(int m);
+
+class BchCode {
+ public:
+  // Throws std::invalid_argument if m is outside 5..16, t < 1, n outside
+  // [1, 2^m - 1], or the (shortened) code would have dimension < 1.
+  BchCode(int m, int t, int n);
+
+  int m() const { return field_.m(); }
+  int t() const { return t_; }
+  int n() const { return n_; }
+  int k() const { return k_; }
+  int full_length() const { return static_cast<int>(field_.order()); }
+  const GF2m& field() const { return field_; }
+  // Coefficients of g, bit i of word i/64 = coefficient of x^i; deg g = n - k.
+  const std::vector<uint64_t>& generator() const { return gen_; }
+
+  // msg: k bytes 0/1; out: n bytes 0/1.
+  void encode(const uint8_t* msg, uint8_t* out) const;
+  // word: n bytes 0/1; out: n bytes, the corrected codeword (or a copy of word
+  // on failure). Returns the number of corrected errors, or -1 on failure.
+  int decode(const uint8_t* word, uint8_t* out) const;
+
+  // Row-batched versions over `rows` contiguous rows, on up to `threads`
+  // threads (0 = all hardware threads). n_errors gets one entry per row.
+  void encode_batch(const uint8_t* msgs, uint8_t* out, size_t rows, int threads) const;
+  void decode_batch(const uint8_t* words, uint8_t* out, int32_t* n_errors, size_t rows,
+                    int threads) const;
+
+  // Scratch space for one decoding thread.
+  struct Workspace {
+    std::vector<uint64_t> packed;    // the received word, packed
+    std::vector<uint32_t> syn;       // S_0..S_2t (S_0 unused)
+    std::vector<uint32_t> log_syn;   // log S_j (sentinel for 0)
+    std::vector<uint32_t> lambda;    // error locator
+    std::vector<uint32_t> prev;      // BM's previous locator
+    std::vector<uint32_t> tmp;
+    std::vector<uint32_t> terms;     // Chien: log-domain terms
+    std::vector<uint32_t> steps;
+    std::vector<uint32_t> bit_lists; // bitsliced Chien: coefficient indices per bit
+    std::vector<uint32_t> bit_counts;
+    std::vector<uint32_t> roots;     // error positions found
+  };
+  Workspace make_workspace() const;
+  // Decode an already packed word (ceil(n/64) words, bits >= n zero); the error
+  // positions go to ws.roots. Returns the number of errors or -1.
+  int decode_packed(const uint64_t* packed, Workspace& ws) const;
+
+ private:
+  void build_generator();
+  void ensure_tables() const;
+  void syndromes(const uint64_t* packed, Workspace& ws) const;
+  int berlekamp_massey(Workspace& ws) const;
+  int chien(int L, Workspace& ws) const;
+  int chien_bitsliced(int L, Workspace& ws) const;
+  int chien_scalar(int L, Workspace& ws) const;
+
+  GF2m field_;
+  int t_;
+  int n_;
+  int k_;
+  size_t words_;  // ceil(n / 64)
+  std::vector<uint64_t> gen_;
+  std::vector<uint64_t> gen_low_;  // g without its leading term, n-k bits
+
+  // Bitsliced tables, built on first decode when they fit the memory budget:
+  // syn_planes_[((j * m) + b) * words_ + w]: bit p = bit b of alpha^((2j+1) p)
+  // chien_planes_[((c * t + (k-1)) * m + b) * kChunk + q]: for the chunk c of
+  //   kChunk words, bit p of word q = bit b of alpha^(-k p)
+  mutable std::once_flag tables_once_;
+  mutable bool bitsliced_ = false;
+  mutable std::vector<uint64_t> syn_planes_;
+  mutable std::vector<uint64_t> chien_planes_;
+};
+
+}  // namespace fuzzykey

@@ -1,0 +1,41 @@
+"""fuzzykey: stable cryptographic keys from noisy biometric bit strings.
+
+The pipeline is image -> encoder -> binarizer -> fuzzy extractor -> key. This
+release ships the last stage: BCH codes over GF(2^m) on a C++ core and the
+code-offset fuzzy extractor with authenticated, versioned helper data.
+
+Example:
+    >>> import numpy as np
+    >>> from fuzzykey import BCHCode, FuzzyExtractor
+    >>> fe = FuzzyExtractor(BCHCode.for_error_rate(1023, 0.08))
+    >>> w = np.random.default_rng(7).integers(0, 2, fe.code.n, dtype=np.uint8)
+    >>> key, helper = fe.generate(w)
+    >>> w[:40] ^= 1                       # 40 bits flipped, within t
+    >>> fe.reproduce(w, helper.to_bytes()) == key
+    True
+"""
+
+from __future__ import annotations
+
+from .bch import BCHCode
+from .errors import (
+    DecodingFailure,
+    FuzzyKeyError,
+    InvalidArgument,
+    InvalidHelperData,
+    KeyMismatch,
+)
+from .extractor import FuzzyExtractor
+from .helper import HelperData
+
+__all__ = [
+    "BCHCode",
+    "FuzzyExtractor",
+    "HelperData",
+    "FuzzyKeyError",
+    "InvalidArgument",
+    "DecodingFailure",
+    "KeyMismatch",
+    "InvalidHelperData",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,46 @@
+"""The exceptions fuzzykey raises: one flat family under :class:`FuzzyKeyError`.
+
+Messages name the argument and quote the offending value or shape, never key
+material, secrets or biometric bits.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FuzzyKeyError",
+    "InvalidArgument",
+    "DecodingFailure",
+    "KeyMismatch",
+    "InvalidHelperData",
+]
+
+
+class FuzzyKeyError(Exception):
+    """Base class of every error raised by fuzzykey."""
+
+
+class InvalidArgument(FuzzyKeyError, ValueError):
+    """An argument has the wrong shape, dtype, value or range (also a ``ValueError``)."""
+
+
+class DecodingFailure(FuzzyKeyError):
+    """The word has more errors than the code corrects, and the decoder noticed.
+
+    A bounded-distance BCH decoder notices most, not all, such words: with more
+    than t errors it can also land on another codeword. The fuzzy extractor's tag
+    catches those, so :class:`FuzzyExtractor` never returns a wrong key.
+    """
+
+
+class KeyMismatch(FuzzyKeyError):
+    """``reproduce`` could not recover the enrolled key.
+
+    The bits are too far from the enrolled ones, or the helper data (or the
+    ``info`` label) is not the one the key was made with. The two cases are not
+    told apart on purpose.
+    """
+
+
+class InvalidHelperData(FuzzyKeyError):
+    """Serialized helper data is malformed, truncated, extended, of an unknown
+    version, internally inconsistent, or made for other code parameters."""
