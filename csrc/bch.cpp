@@ -360,10 +360,12 @@ int BchCode::chien_bitsliced(int L, Workspace& ws) const {
   const int m = field_.m();
   const size_t stride = static_cast<size_t>(L) + 1;
   for (int b = 0; b < m; ++b) ws.bit_counts[b] = 0;
+  uint32_t* lists = ws.bit_lists.data();
+  uint32_t* counts = ws.bit_counts.data();
   for (int k = 1; k <= L; ++k) {
-    const uint32_t v = ws.lambda[k];
-    for (int b = 0; b < m; ++b) {
-      if ((v >> b) & 1u) ws.bit_lists[b * stride + ws.bit_counts[b]++] = static_cast<uint32_t>(k - 1);
+    for (uint32_t v = ws.lambda[k]; v; v &= v - 1) {
+      const int b = __builtin_ctz(v);
+      lists[b * stride + counts[b]++] = static_cast<uint32_t>(k - 1);
     }
   }
   ws.roots.resize(static_cast<size_t>(L) + 1);

@@ -61,7 +61,7 @@ def _native(m: int, t: int, n: int) -> _core.BchCode:
     return _core.BchCode(m, t, n)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _generator_degrees(m: int) -> NDArray[np.uint32]:
     degrees: NDArray[np.uint32] = _core.generator_degrees(m)
     degrees.setflags(write=False)
@@ -264,7 +264,7 @@ class BCHCode:
 
         Example:
             >>> BCHCode.for_error_rate(511, 0.05)
-            BCHCode(m=9, n=511, k=259, t=30)
+            BCHCode(m=9, n=511, k=295, t=26)
         """
         n_bits = as_int(n_bits, "n_bits")
         if not 1 <= n_bits <= (1 << MAX_M) - 1:
@@ -273,7 +273,6 @@ class BCHCode:
         if not 0.0 <= p < 0.5 or math.isnan(p):
             raise InvalidArgument(f"error_rate must be in [0, 0.5), got {error_rate!r}")
         m = max(MIN_M, n_bits.bit_length())
-        full = (1 << m) - 1
         if failure_rate is None:
             need = max(1, math.ceil(p * n_bits - 1e-9))
         else:

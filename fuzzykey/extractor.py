@@ -46,7 +46,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from Crypto.Hash import HMAC, SHA3_256
@@ -67,7 +67,8 @@ _MISMATCH = "the bits do not match the enrolled ones, or the helper data or info
 
 def _hkdf(ikm: bytes, salt: bytes, length: int, info: bytes) -> bytes:
     # One key requested: pycryptodome returns bytes (a tuple only for num_keys > 1).
-    return cast(bytes, HKDF(ikm, length, salt, SHA3_256, 1, info))
+    key = HKDF(ikm, length, salt, SHA3_256, 1, info)
+    return key if isinstance(key, bytes) else b"".join(key)
 
 
 class FuzzyExtractor:
