@@ -71,11 +71,13 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "fuzzykey's native core (BCH codes); use the fuzzykey package, not this module.";
 
   py::class_<BchCode, std::shared_ptr<BchCode>>(m, "BchCode")
-      .def(py::init([](int mm, int t, int n) {
+      .def(py::init([](int mm, int t, int n, size_t table_budget) {
              py::gil_scoped_release release;
-             return std::make_shared<BchCode>(mm, t, n);
+             return std::make_shared<BchCode>(mm, t, n, table_budget);
            }),
-           py::arg("m"), py::arg("t"), py::arg("n"))
+           py::arg("m"), py::arg("t"), py::arg("n"),
+           py::arg("table_budget") = BchCode::kDefaultTableBudget)
+      .def_property_readonly("bitsliced", &BchCode::bitsliced)
       .def_property_readonly("m", &BchCode::m)
       .def_property_readonly("t", &BchCode::t)
       .def_property_readonly("n", &BchCode::n)

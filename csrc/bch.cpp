@@ -23,12 +23,17 @@ namespace fuzzykey {
 
 namespace {
 
-constexpr size_t kTableBudgetBytes = size_t(48) << 20;  // bitsliced tables per code
+constexpr int kMinBitslicedLength = 128;
 
 inline size_t words_for(size_t bits) { return (bits + 63) / 64; }
 
-inline int get_bit(const std::vector<uint64_t>& v, size_t i) {
-  return static_cast<int>((v[i >> 6] >> (i & 63)) & 1u);
+// Bits pos..pos+7 of a packed array (bit 0 of the result = bit pos); the
+// array must hold bit pos+7.
+inline uint64_t bits8(const uint64_t* v, size_t pos) {
+  const size_t q = pos >> 6, s = pos & 63;
+  uint64_t x = v[q] >> s;
+  if (s > 56) x |= v[q + 1] << (64 - s);
+  return x & 0xffu;
 }
 
 // dst ^= src << shift (bit-packed polynomials), dst large enough.
@@ -41,12 +46,31 @@ void xor_shifted(std::vector<uint64_t>& dst, const std::vector<uint64_t>& src, s
   }
 }
 
+// Eight 0/1 bytes (little-endian in v) to eight bits, byte i to bit i.
+inline uint64_t pack8(uint64_t v) {
+  v &= 0x0101010101010101ull;
+  v |= v >> 7;
+  v |= v >> 14;
+  v |= v >> 28;
+  return v & 0xffu;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+constexpr bool kLittleEndian = false;
+#else
+constexpr bool kLittleEndian = true;
+#endif
+
 void pack_bytes(const uint8_t* bits, size_t n, uint64_t* out) {
-  const size_t full = n / 64;
+  const size_t full = kLittleEndian ? n / 64 : 0;
   for (size_t w = 0; w < full; ++w) {
     uint64_t x = 0;
     const uint8_t* b = bits + 64 * w;
-    for (int i = 0; i < 64; ++i) x |= static_cast<uint64_t>(b[i] & 1u) << i;
+    for (int i = 0; i < 8; ++i) {
+      uint64_t v;
+      std::memcpy(&v, b + 8 * i, 8);  // little-endian: byte j of v is bits[8i + j]
+      x |= pack8(v) << (8 * i);
+    }
     out[w] = x;
   }
   if (n % 64) {
@@ -117,7 +141,15 @@ std::vector<uint32_t> bch_generator_degrees(int m) {
   return deg;
 }
 
-BchCode::BchCode(int m, int t, int n) : field_(m), t_(t), n_(n), k_(0) {
+BchCode::BchCode(int m, int t, int n, size_t table_budget)
+    : field_(m),
+      t_(t),
+      n_(n),
+      k_(0),
+      words_(0),
+      parity_words_(0),
+      lfsr_bytes_(0),
+      table_budget_(table_budget) {
   const int N = static_cast<int>(field_.order());
   if (n < 1 || n > N) {
     throw std::invalid_argument("n must be between 1 and 2^m - 1 = " + std::to_string(N) +
@@ -129,6 +161,9 @@ BchCode::BchCode(int m, int t, int n) : field_(m), t_(t), n_(n), k_(0) {
   }
   words_ = words_for(static_cast<size_t>(n));
   build_generator();
+  parity_words_ = words_for(static_cast<size_t>(n_ - k_));
+  lfsr_bytes_ = (static_cast<size_t>(n_ - k_) + 7) / 8;
+  build_lfsr_table();
 }
 
 void BchCode::build_generator() {
@@ -140,7 +175,16 @@ void BchCode::build_generator() {
   std::vector<uint32_t> mp;  // minimal polynomial, coefficients in GF(2^m)
   for (uint32_t i = 1; i <= static_cast<uint32_t>(2 * t_); i += 2) {
     if (covered[i]) continue;
-    coset(i, N, cos);
+    coset(i, N, cos);  // i is the smallest element of its coset: a leader
+    const uint32_t leader_index = static_cast<uint32_t>(leaders_.size());
+    leaders_.push_back(i);
+    uint64_t power = 1;
+    for (uint32_t e : cos) {  // cos[a] = i * 2^a mod N
+      if (e != i && (e & 1u) && e < static_cast<uint32_t>(2 * t_)) {
+        derived_.push_back({e, leader_index, static_cast<uint32_t>(power)});
+      }
+      power = (2 * power) % N;
+    }
     mp.assign(1, 1u);
     for (uint32_t e : cos) {
       covered[e] = 1;
@@ -173,30 +217,104 @@ void BchCode::build_generator() {
   gen_low_.resize(words_for(deg));
 }
 
-void BchCode::encode(const uint8_t* msg, uint8_t* out) const {
-  const size_t P = static_cast<size_t>(n_ - k_);
-  const size_t pw = gen_low_.size();
+void BchCode::build_lfsr_table() {
+  // Work with g' = x^pad g, of degree 8B: its remainders are x^pad times g's,
+  // and the register's top byte (the feedback) is byte aligned.
+  const size_t P = static_cast<size_t>(n_ - k_), pw = parity_words_;
+  const size_t B = lfsr_bytes_, pad = 8 * B - P;
   const uint64_t top_mask = (P % 64) ? ((uint64_t(1) << (P % 64)) - 1) : ~uint64_t(0);
-  const size_t top_bit = (P - 1) & 63;
-  std::vector<uint64_t> r(pw, 0);
-  for (int i = k_ - 1; i >= 0; --i) {
-    const uint64_t fb = (msg[i] & 1u) ^ ((r[pw - 1] >> top_bit) & 1u);
-    for (size_t w = pw - 1; w > 0; --w) r[w] = (r[w] << 1) | (r[w - 1] >> 63);
-    r[0] <<= 1;
-    r[pw - 1] &= top_mask;
-    if (fb) {
-      for (size_t w = 0; w < pw; ++w) r[w] ^= gen_low_[w];
+  // base[j] = x^(P+j) mod g, j = 0..7
+  std::vector<uint64_t> base(8 * pw, 0);
+  std::copy(gen_low_.begin(), gen_low_.end(), base.begin());
+  for (size_t j = 1; j < 8; ++j) {
+    const uint64_t* prev = &base[(j - 1) * pw];
+    uint64_t* cur = &base[j * pw];
+    const bool carry = (prev[(P - 1) >> 6] >> ((P - 1) & 63)) & 1u;
+    for (size_t q = pw - 1; q > 0; --q) cur[q] = (prev[q] << 1) | (prev[q - 1] >> 63);
+    cur[0] = prev[0] << 1;
+    cur[pw - 1] &= top_mask;
+    if (carry) {
+      for (size_t q = 0; q < pw; ++q) cur[q] ^= gen_low_[q];
     }
   }
-  for (size_t i = 0; i < P; ++i) out[i] = static_cast<uint8_t>(get_bit(r, i));
-  std::memcpy(out + P, msg, static_cast<size_t>(k_));
-  for (size_t i = P; i < static_cast<size_t>(n_); ++i) out[i] &= 1u;
+  std::vector<uint64_t> word(256 * pw, 0);  // f(x) x^P mod g
+  for (size_t f = 1; f < 256; ++f) {
+    const uint64_t* lower = &word[(f & (f - 1)) * pw];
+    const uint64_t* b = &base[static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(f))) * pw];
+    for (size_t q = 0; q < pw; ++q) word[f * pw + q] = lower[q] ^ b[q];
+  }
+  lfsr_table_.assign(256 * B, 0);
+  for (size_t f = 0; f < 256; ++f) {
+    for (size_t i = 0; i < P; ++i) {
+      if ((word[f * pw + (i >> 6)] >> (i & 63)) & 1u) {
+        const size_t j = i + pad;
+        lfsr_table_[f * B + (j >> 3)] |= static_cast<uint8_t>(1u << (j & 7));
+      }
+    }
+  }
+}
+
+void BchCode::remainder(const uint64_t* w, uint64_t* r, uint8_t* ring) const {
+  const size_t P = static_cast<size_t>(n_ - k_), pw = parity_words_;
+  const size_t B = lfsr_bytes_, pad = 8 * B - P;
+  const size_t kb = (static_cast<size_t>(k_) + 7) / 8;
+  const uint64_t top_mask = (P % 64) ? ((uint64_t(1) << (P % 64)) - 1) : ~uint64_t(0);
+  // The register (8B bits, byte j = bits 8j..8j+7) lives in a ring of B bytes
+  // starting at `off`, so shifting it by a byte only moves `off`.
+  std::fill(ring, ring + B, uint8_t(0));
+  size_t off = 0;
+  const uint8_t* table = lfsr_table_.data();
+  // Message bytes from the top; bits past n read as zero (leading zeros leave
+  // the register at zero).
+  for (size_t b = kb; b-- > 0;) {
+    const size_t pos = P + 8 * b, q = pos >> 6, sh = pos & 63;
+    uint64_t u = w[q] >> sh;
+    if (sh > 56 && q + 1 < words_) u |= w[q + 1] << (64 - sh);
+    off = off ? off - 1 : B - 1;
+    const unsigned f = static_cast<unsigned>((u ^ ring[off]) & 0xffu);  // ring[off]: old top byte
+    ring[off] = 0;
+    const uint8_t* tf = table + f * B;
+    const size_t first = B - off;
+    for (size_t i = 0; i < first; ++i) ring[off + i] ^= tf[i];
+    for (size_t i = first; i < B; ++i) ring[i - first] ^= tf[i];
+  }
+  // Unroll the ring into r, undo the x^pad, add the received parity.
+  std::fill(r, r + pw, uint64_t(0));
+  for (size_t j = 0; j < B; ++j) {
+    const uint64_t byte = ring[(off + j) % B];
+    if (!byte) continue;
+    const size_t bit = 8 * j;  // register bit; minus pad gives remainder bit
+    if (bit >= pad) {
+      const size_t p = bit - pad;
+      r[p >> 6] |= byte << (p & 63);
+      if ((p & 63) > 56 && (p >> 6) + 1 < pw) r[(p >> 6) + 1] |= byte >> (64 - (p & 63));
+    } else {
+      r[0] |= byte >> (pad - bit);
+    }
+  }
+  for (size_t q = 0; q + 1 < pw; ++q) r[q] ^= w[q];
+  r[pw - 1] = (r[pw - 1] ^ w[pw - 1]) & top_mask;
+}
+
+void BchCode::encode(const uint8_t* msg, uint8_t* out) const {
+  const size_t P = static_cast<size_t>(n_ - k_);
+  std::vector<uint64_t> word(words_, 0), rem(parity_words_, 0);
+  std::vector<uint8_t> ring(lfsr_bytes_, 0);
+  for (size_t i = 0; i < static_cast<size_t>(k_); ++i) {
+    const size_t p = P + i;
+    word[p >> 6] |= static_cast<uint64_t>(msg[i] & 1u) << (p & 63);
+  }
+  remainder(word.data(), rem.data(), ring.data());
+  for (size_t i = 0; i < P; ++i) out[i] = static_cast<uint8_t>((rem[i >> 6] >> (i & 63)) & 1u);
+  for (size_t i = 0; i < static_cast<size_t>(k_); ++i) out[P + i] = msg[i] & 1u;
 }
 
 BchCode::Workspace BchCode::make_workspace() const {
   Workspace ws;
   const size_t T = static_cast<size_t>(t_);
   ws.packed.assign(words_, 0);
+  ws.rem.assign(parity_words_, 0);
+  ws.ring.assign(lfsr_bytes_, 0);
   ws.syn.assign(2 * T + 1, 0);
   ws.log_syn.assign(2 * T + 1, 0);
   ws.lambda.assign(3 * T + 4, 0);
@@ -214,20 +332,22 @@ void BchCode::ensure_tables() const {
   std::call_once(tables_once_, [this] {
     const size_t m = static_cast<size_t>(field_.m()), T = static_cast<size_t>(t_);
     const size_t chunks = (words_ + kChunkWords - 1) / kChunkWords;
-    const size_t syn_words = T * m * words_;
+    const size_t syn_words = leaders_.size() * m * parity_words_;
     const size_t chien_words = chunks * T * m * kChunkWords;
-    if ((syn_words + chien_words) * sizeof(uint64_t) > kTableBudgetBytes) return;
+    // Short codes decode faster on the scalar paths (a Chien block is 256 positions).
+    if (n_ < kMinBitslicedLength) return;
+    if ((syn_words + chien_words) * sizeof(uint64_t) > table_budget_) return;
     const uint32_t N = field_.order();
     syn_planes_.assign(syn_words, 0);
     chien_planes_.assign(chien_words, 0);
-    for (size_t j = 0; j < T; ++j) {
-      const uint64_t step = (2 * j + 1) % N;
+    for (size_t i = 0; i < leaders_.size(); ++i) {
+      const uint64_t step = leaders_[i] % N;
       uint64_t e = 0;
-      uint64_t* base = syn_planes_.data() + j * m * words_;
-      for (size_t p = 0; p < static_cast<size_t>(n_); ++p) {
+      uint64_t* base = syn_planes_.data() + i * m * parity_words_;
+      for (size_t p = 0; p < static_cast<size_t>(n_ - k_); ++p) {
         const uint32_t v = field_.expz(static_cast<uint32_t>(e));
         for (size_t b = 0; b < m; ++b) {
-          base[b * words_ + (p >> 6)] |= static_cast<uint64_t>((v >> b) & 1u) << (p & 63);
+          base[b * parity_words_ + (p >> 6)] |= static_cast<uint64_t>((v >> b) & 1u) << (p & 63);
         }
         e += step;
         if (e >= N) e -= N;
@@ -251,31 +371,30 @@ void BchCode::ensure_tables() const {
   });
 }
 
-void BchCode::syndromes(const uint64_t* packed, Workspace& ws) const {
+void BchCode::syndromes(const uint64_t* rem, Workspace& ws) const {
   const size_t T = static_cast<size_t>(t_);
   uint32_t* S = ws.syn.data();
   const int m = field_.m();
   if (bitsliced_) {
-    for (size_t j = 0; j < T; ++j) {
-      S[2 * j + 1] = bitsliced_syndrome(packed, syn_planes_.data() + j * m * words_, words_, m);
+    for (size_t i = 0; i < leaders_.size(); ++i) {
+      S[leaders_[i]] =
+          bitsliced_syndrome(rem, syn_planes_.data() + i * m * parity_words_, parity_words_, m);
     }
   } else {
-    const uint32_t N = field_.order();
-    for (size_t j = 0; j < T; ++j) S[2 * j + 1] = 0;
-    for (size_t w = 0; w < words_; ++w) {
-      uint64_t x = packed[w];
+    for (uint32_t j : leaders_) S[j] = 0;
+    for (size_t w = 0; w < parity_words_; ++w) {
+      uint64_t x = rem[w];
       while (x) {
-        const uint32_t p = static_cast<uint32_t>(64 * w + __builtin_ctzll(x));
+        const uint64_t p = 64 * w + static_cast<uint64_t>(__builtin_ctzll(x));
         x &= x - 1;
-        const uint32_t step = (2 * p) % N;
-        uint32_t e = p % N;
-        for (size_t j = 0; j < T; ++j) {
-          S[2 * j + 1] ^= field_.expz(e);
-          e += step;
-          if (e >= N) e -= N;
-        }
+        for (uint32_t j : leaders_) S[j] ^= field_.alpha_pow(j * p);
       }
     }
+  }
+  // S_j = S_leader^(2^a) for the other odd j, then S_2i = S_i^2.
+  for (const SyndromeSource& d : derived_) {
+    const uint32_t s = S[leaders_[d.leader]];
+    S[d.j] = s ? field_.alpha_pow(static_cast<uint64_t>(field_.log(s)) * d.power) : 0;
   }
   for (size_t i = 2; i <= 2 * T; i += 2) S[i] = field_.sq(S[i / 2]);
 }
@@ -379,12 +498,14 @@ int BchCode::chien_bitsliced(int L, Workspace& ws) const {
 
 int BchCode::decode_packed(const uint64_t* packed, Workspace& ws) const {
   ensure_tables();
-  syndromes(packed, ws);
-  const size_t T = static_cast<size_t>(t_);
-  bool zero = true;
-  for (size_t j = 1; j <= 2 * T; j += 2) zero = zero && ws.syn[j] == 0;
   ws.roots.clear();
+  // w mod g is zero exactly for codewords, and has w's syndromes (g(alpha^j) = 0).
+  remainder(packed, ws.rem.data(), ws.ring.data());
+  bool zero = true;
+  for (uint64_t x : ws.rem) zero = zero && x == 0;
   if (zero) return 0;
+  syndromes(ws.rem.data(), ws);
+  const size_t T = static_cast<size_t>(t_);
   for (size_t j = 1; j <= 2 * T; ++j) ws.log_syn[j] = field_.logz_table()[ws.syn[j]];
   const int L = berlekamp_massey(ws);
   if (L < 0 || L > t_) return -1;

@@ -10,8 +10,10 @@
 // Encoding is systematic: c(x) = x^(n-k) u(x) + (x^(n-k) u(x) mod g(x)), i.e.
 // parity in c[0, n-k) and the message u in c[n-k, n).
 //
-// Decoding: syndromes S_1..S_2t, binary Berlekamp-Massey for the error locator
-// Lambda (degree L), Chien search over the n positions. The decoder reports a
+// Decoding: r = w mod g (8 bits per table lookup; r = 0 means a codeword),
+// syndromes S_j = r(alpha^j) for the cyclotomic coset leaders j <= 2t (the others
+// by squaring), binary Berlekamp-Massey for the error locator Lambda (degree L),
+// Chien search over the n positions. The decoder reports a
 // failure (returns -1) whenever L > t or Lambda does not have exactly L distinct
 // roots among the n positions; when it returns a correction, the result is a
 // codeword within distance L <= t of the input (see DESIGN notes in bch.cpp).
@@ -33,9 +35,14 @@ std::vector<uint32_t> bch_generator_degrees(int m);
 
 class BchCode {
  public:
+  // Default memory budget for the bitsliced decoding tables of one code.
+  static constexpr size_t kDefaultTableBudget = size_t(48) << 20;
+
   // Throws std::invalid_argument if m is outside 5..16, t < 1, n outside
-  // [1, 2^m - 1], or the (shortened) code would have dimension < 1.
-  BchCode(int m, int t, int n);
+  // [1, 2^m - 1], or the (shortened) code would have dimension < 1. Codes whose
+  // bitsliced tables need more than table_budget bytes decode on the scalar
+  // paths (table_budget = 0 forces them; tests compare both).
+  BchCode(int m, int t, int n, size_t table_budget = kDefaultTableBudget);
 
   int m() const { return field_.m(); }
   int t() const { return t_; }
@@ -45,6 +52,11 @@ class BchCode {
   const GF2m& field() const { return field_; }
   // Coefficients of g, bit i of word i/64 = coefficient of x^i; deg g = n - k.
   const std::vector<uint64_t>& generator() const { return gen_; }
+  // Whether decoding uses the bitsliced kernels (builds their tables if needed).
+  bool bitsliced() const {
+    ensure_tables();
+    return bitsliced_;
+  }
 
   // msg: k bytes 0/1; out: n bytes 0/1.
   void encode(const uint8_t* msg, uint8_t* out) const;
@@ -61,6 +73,8 @@ class BchCode {
   // Scratch space for one decoding thread.
   struct Workspace {
     std::vector<uint64_t> packed;    // the received word, packed
+    std::vector<uint64_t> rem;       // the received word mod g
+    std::vector<uint8_t> ring;       // remainder()'s register
     std::vector<uint32_t> syn;       // S_0..S_2t (S_0 unused)
     std::vector<uint32_t> log_syn;   // log S_j (sentinel for 0)
     std::vector<uint32_t> lambda;    // error locator
@@ -79,8 +93,12 @@ class BchCode {
 
  private:
   void build_generator();
+  void build_lfsr_table();
   void ensure_tables() const;
-  void syndromes(const uint64_t* packed, Workspace& ws) const;
+  // r = w mod g (parity_words_ words) for a packed n-bit word w (bits >= n
+  // zero); ring: scratch of lfsr_bytes_ bytes.
+  void remainder(const uint64_t* w, uint64_t* r, uint8_t* ring) const;
+  void syndromes(const uint64_t* rem, Workspace& ws) const;
   int berlekamp_massey(Workspace& ws) const;
   int chien(int L, Workspace& ws) const;
   int chien_bitsliced(int L, Workspace& ws) const;
@@ -90,12 +108,29 @@ class BchCode {
   int t_;
   int n_;
   int k_;
-  size_t words_;  // ceil(n / 64)
+  size_t words_;         // ceil(n / 64)
+  size_t parity_words_;  // ceil((n - k) / 64)
+  // lfsr_table_[f * lfsr_bytes_ ...] = x^pad (f(x) x^(n-k) mod g) for bytes f,
+  // pad = 8 lfsr_bytes_ - (n - k): the remainder advances 8 message bits per
+  // lookup (encoding, and decoding's first step, which settles error-free words).
+  size_t lfsr_bytes_;  // ceil((n - k) / 8)
+  std::vector<uint8_t> lfsr_table_;
+  size_t table_budget_;
   std::vector<uint64_t> gen_;
   std::vector<uint64_t> gen_low_;  // g without its leading term, n-k bits
+  // Syndromes are computed for the cyclotomic coset leaders among 1..2t only;
+  // every other odd j <= 2t is leaders_[src] * 2^a mod N, so S_j = S_leader^(2^a).
+  std::vector<uint32_t> leaders_;
+  struct SyndromeSource {
+    uint32_t j;       // odd, < 2t
+    uint32_t leader;  // index into leaders_
+    uint32_t power;   // 2^a mod N
+  };
+  std::vector<SyndromeSource> derived_;
 
   // Bitsliced tables, built on first decode when they fit the memory budget:
-  // syn_planes_[((j * m) + b) * words_ + w]: bit p = bit b of alpha^((2j+1) p)
+  // syn_planes_[((i * m) + b) * parity_words_ + w]: bit p = bit b of
+  //   alpha^(leaders_[i] p), for the n - k positions of w mod g
   // chien_planes_[((c * t + (k-1)) * m + b) * kChunk + q]: for the chunk c of
   //   kChunk words, bit p of word q = bit b of alpha^(-k p)
   mutable std::once_flag tables_once_;

@@ -2,8 +2,8 @@
 //
 // Elements are integers whose bit i is the coefficient of alpha^i in the
 // polynomial basis, alpha a root of the field's primitive polynomial. The
-// primitive polynomials are the Conway polynomials (the defaults of `galois`),
-// so generator polynomials can be cross-checked against it bit for bit.
+// primitive polynomials are the Conway polynomials (galois.GF(2**m)'s default),
+// so generator polynomials can be cross-checked against galois bit for bit.
 //
 // Hot loops multiply in the log domain without branches on zero: log(0) is the
 // sentinel 2N (N = 2^m - 1) and `expz` is 0 at every index >= 2N, so
@@ -53,7 +53,12 @@ class GF2m {
   uint32_t poly() const { return poly_; }
 
   uint32_t log(uint32_t a) const { return logz_[a]; }        // a != 0
-  uint32_t alpha_pow(uint64_t e) const { return expz_[e % n_]; }
+  // x mod N without a division: N = 2^m - 1, so 2^m = 1 (mod N).
+  uint32_t mod_order(uint64_t x) const {
+    while (x > n_) x = (x & n_) + (x >> m_);
+    return x == n_ ? 0u : static_cast<uint32_t>(x);
+  }
+  uint32_t alpha_pow(uint64_t e) const { return expz_[mod_order(e)]; }
   // alpha^e for 0 <= e < 2N, and 0 for the sentinel range.
   uint32_t expz(uint32_t e) const { return expz_[e]; }
   uint32_t mul(uint32_t a, uint32_t b) const { return expz_[logz_[a] + logz_[b]]; }

@@ -9,8 +9,9 @@ correction capability t, the narrow-sense BCH code has the generator
     g(x) = \\operatorname{lcm}(M_1(x), M_2(x), \\dots, M_{2t}(x)),
 
 :math:`M_i` the minimal polynomial of :math:`\\alpha^i` over GF(2), :math:`\\alpha`
-a root of the Conway polynomial of GF(2^m) (the same field ``galois`` uses by
-default). It has dimension :math:`k = N - \\deg g` and designed distance
+a root of the Conway polynomial of GF(2^m): the field of ``galois.GF(2**m)``.
+(``galois.BCH`` picks another primitive polynomial unless it is given
+``extension_field=galois.GF(2**m)``.) It has dimension :math:`k = N - \\deg g` and designed distance
 :math:`2t + 1`. A code shortened to :math:`n < N` drops the :math:`N - n` highest
 message positions, so :math:`k_n = k - (N - n)`.
 
