@@ -76,24 +76,19 @@ def _check_m(m: Any) -> int:
     return value
 
 
-def _binomial_tail(n: int, p: float, t: int) -> float:
-    """P[Binomial(n, p) > t], summed in log space (n <= 65535)."""
+def _log_binomial_tails(n: int, p: float) -> NDArray[np.float64]:
+    """``out[t] = log P[Binomial(n, p) > t]`` for t = 0..n, in O(n), in log space
+    so that tails far below 1e-308 are still ordered correctly."""
+    out = np.full(n + 1, -np.inf)
     if p <= 0.0:
-        return 0.0
-    if p >= 1.0:
-        return 1.0 if t < n else 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    total = 0.0
-    for i in range(t + 1, n + 1):
-        log_term = (
-            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-            + i * log_p + (n - i) * log_q
-        )
-        term = math.exp(log_term)
-        total += term
-        if term < total * 1e-17 and i > n * p:
-            break
-    return min(total, 1.0)
+        return out
+    i = np.arange(1, n + 1, dtype=np.float64)
+    log_choose = np.concatenate(([0.0], np.cumsum(np.log((n - i + 1) / i))))
+    k = np.arange(n + 1, dtype=np.float64)
+    log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
+    from_top = np.logaddexp.accumulate(log_pmf[::-1])[::-1]  # log P[X >= i]
+    out[:n] = from_top[1:]
+    return out
 
 
 class BCHCode:
@@ -280,9 +275,8 @@ class BCHCode:
             f = float(failure_rate)
             if not 0.0 < f < 1.0:
                 raise InvalidArgument(f"failure_rate must be in (0, 1), got {failure_rate!r}")
-            need = 1
-            while need < n_bits and _binomial_tail(n_bits, p, need) > f:
-                need += 1
+            log_tails = _log_binomial_tails(n_bits, p)
+            need = max(1, int(np.argmax(log_tails <= math.log(f))))
         degrees = _generator_degrees(m)
         valid = np.nonzero(n_bits - degrees[1:].astype(np.int64) >= 1)[0]
         t_top = int(valid[-1]) + 1 if valid.size else 0

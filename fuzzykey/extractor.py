@@ -140,6 +140,8 @@ class FuzzyExtractor:
         self, w: NDArray[np.uint8], metadata: bytes, threads: int
     ) -> tuple[list[bytes], list[HelperData]]:
         rows, k = w.shape[0], self._code.k
+        if rows == 0:
+            return [], []
         random_bits = np.unpackbits(
             np.frombuffer(os.urandom(rows * ((k + 7) // 8)), dtype=np.uint8).reshape(rows, -1),
             axis=1, count=k,

@@ -107,11 +107,11 @@ class HelperData:
         """Parse and validate serialized helper data.
 
         Raises:
-            TypeError: ``data`` is not bytes-like.
+            InvalidArgument: ``data`` is not bytes-like.
             InvalidHelperData: anything wrong with its content.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"helper data must be bytes, got {type(data).__name__}")
+            raise InvalidArgument(f"helper data must be bytes, got {type(data).__name__}")
         raw = bytes(data)
         if len(raw) < _HEADER.size:
             raise InvalidHelperData(

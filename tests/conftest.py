@@ -1,0 +1,94 @@
+"""Shared strategies and helpers for the fuzzykey test suite.
+
+Tests import the plain helpers below with ``from conftest import ...`` (pytest
+puts this directory on ``sys.path``); nothing here touches the source tree, so
+the installed package is the one under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from fuzzykey import BCHCode, FuzzyExtractor
+
+# deg g(x) for t = 1 is m (the minimal polynomial of alpha), so a code over
+# GF(2^m) keeps a message bit only if n >= m + 1.
+
+
+def full_length(m: int) -> int:
+    return (1 << m) - 1
+
+
+@st.composite
+def bch_params(draw, min_m: int = 5, max_m: int = 10):
+    """(m, t, n) of a valid, possibly shortened, BCH code (k >= 1)."""
+    m = draw(st.integers(min_m, max_m))
+    big = full_length(m)
+    n = draw(st.one_of(st.just(big), st.integers(m + 1, big)))
+    t_top = BCHCode.max_t(m, n)
+    t = draw(st.one_of(st.integers(1, min(t_top, 8)), st.integers(1, t_top), st.just(t_top)))
+    return m, t, n
+
+
+def codes(min_m: int = 5, max_m: int = 10):
+    return bch_params(min_m, max_m).map(lambda p: BCHCode(p[0], p[1], p[2]))
+
+
+seeds = st.integers(0, 2**63 - 1)
+
+
+def random_bits(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.integers(0, 2, shape, dtype=np.uint8)
+
+
+def error_vector(rng: np.random.Generator, n: int, weight: int) -> np.ndarray:
+    """A 0/1 vector of length n with exactly ``weight`` ones."""
+    e = np.zeros(n, dtype=np.uint8)
+    e[rng.choice(n, size=weight, replace=False)] = 1
+    return e
+
+
+def hamming(a, b) -> int:
+    return int(np.count_nonzero(np.asarray(a) != np.asarray(b)))
+
+
+def is_codeword(code: BCHCode, word) -> bool:
+    """Systematic re-encoding test: a word is a codeword iff encoding its
+    message part gives the word back."""
+    word = np.asarray(word, dtype=np.uint8)
+    return bool(np.array_equal(code.encode(code.message(word)), word))
+
+
+def poly_int(bits) -> int:
+    """The GF(2) polynomial sum_i bits[i] x^i as a Python int (bit i = x^i)."""
+    return int("".join("1" if b else "0" for b in reversed(list(bits))) or "0", 2)
+
+
+def poly_mod(a: int, g: int) -> int:
+    """a(x) mod g(x) over GF(2), polynomials as Python ints."""
+    dg = g.bit_length() - 1
+    while a and a.bit_length() - 1 >= dg:
+        a ^= g << (a.bit_length() - 1 - dg)
+    return a
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240611)
+
+
+@pytest.fixture(scope="session")
+def small_code() -> BCHCode:
+    return BCHCode(5, 3)  # n = 31, k = 16
+
+
+@pytest.fixture(scope="session")
+def medium_code() -> BCHCode:
+    return BCHCode(10, 50, 1000)
+
+
+@pytest.fixture
+def small_fe(small_code: BCHCode) -> FuzzyExtractor:
+    return FuzzyExtractor(small_code, key_bytes=32, info=b"conftest")
