@@ -244,12 +244,14 @@ void BchCode::build_lfsr_table() {
     for (size_t q = 0; q < pw; ++q) word[f * pw + q] = lower[q] ^ b[q];
   }
   lfsr_table_.assign(256 * B, 0);
+  std::vector<uint64_t> shifted(pw + 1);
   for (size_t f = 0; f < 256; ++f) {
-    for (size_t i = 0; i < P; ++i) {
-      if ((word[f * pw + (i >> 6)] >> (i & 63)) & 1u) {
-        const size_t j = i + pad;
-        lfsr_table_[f * B + (j >> 3)] |= static_cast<uint8_t>(1u << (j & 7));
-      }
+    const uint64_t* src = &word[f * pw];
+    shifted[0] = src[0] << pad;  // pad < 8
+    for (size_t q = 1; q < pw; ++q) shifted[q] = (src[q] << pad) | (pad ? src[q - 1] >> (64 - pad) : 0);
+    shifted[pw] = pad ? src[pw - 1] >> (64 - pad) : 0;
+    for (size_t j = 0; j < B; ++j) {
+      lfsr_table_[f * B + j] = static_cast<uint8_t>(shifted[j >> 3] >> (8 * (j & 7)));
     }
   }
 }
