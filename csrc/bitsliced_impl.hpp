@@ -30,6 +30,11 @@ uint32_t syndrome(const uint64_t* word, const uint64_t* planes, size_t words) {
   return s;
 }
 
+// Four words (256 positions) as one GCC/Clang vector: R stays in registers
+// (one AVX2 register per plane, two SSE2 registers on the baseline target).
+typedef uint64_t Block __attribute__((vector_size(8 * kChunkWords)));
+typedef Block UnalignedBlock __attribute__((aligned(8)));
+
 template <class Isa, int M>
 int chien(const ChienArgs& a) {
   constexpr uint32_t poly = conway(M);
@@ -37,24 +42,22 @@ int chien(const ChienArgs& a) {
   const size_t chunks = (a.words + C - 1) / C;
   size_t found = 0;
   for (size_t c = 0; c < chunks; ++c) {
-    uint64_t R[M][C] = {};
+    Block R[M] = {};
     const uint64_t* base = a.planes + c * a.t * M * C;
     for (int b = M - 1; b >= 0; --b) {
-      if (b != M - 1) {  // R *= alpha
-        uint64_t top[C];
-        for (size_t q = 0; q < C; ++q) top[q] = R[M - 1][q];
-        for (int j = M - 1; j > 0; --j) {
-          for (size_t q = 0; q < C; ++q) R[j][q] = R[j - 1][q] ^ (((poly >> j) & 1u) ? top[q] : 0);
-        }
-        for (size_t q = 0; q < C; ++q) R[0][q] = top[q];
+      if (b != M - 1) {  // R *= alpha: shift the planes, feed the top one back
+        const Block top = R[M - 1];
+#pragma GCC unroll 16
+        for (int j = M - 1; j > 0; --j) R[j] = ((poly >> j) & 1u) ? (R[j - 1] ^ top) : R[j - 1];
+        R[0] = top;
       }
       const uint32_t* list = a.bit_lists + static_cast<size_t>(b) * a.list_stride;
       const uint32_t count = a.bit_counts[b];
       for (uint32_t i = 0; i < count; ++i) {
-        const uint64_t* v = base + static_cast<size_t>(list[i]) * M * C;
-        for (int j = 0; j < M; ++j) {
-          for (size_t q = 0; q < C; ++q) R[j][q] ^= v[j * C + q];
-        }
+        const UnalignedBlock* v =
+            reinterpret_cast<const UnalignedBlock*>(base + static_cast<size_t>(list[i]) * M * C);
+#pragma GCC unroll 16
+        for (int j = 0; j < M; ++j) R[j] ^= v[j];
       }
     }
     for (size_t q = 0; q < C; ++q) {
