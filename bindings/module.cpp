@@ -97,7 +97,11 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("m"), "deg g of the full-length BCH code over GF(2^m) for t = 0, 1, ..., t_max.");
   m.def("primitive_poly", &fuzzykey::primitive_poly, py::arg("m"));
-  m.def("kernel_isa", &fuzzykey::kernel_isa, "Instruction set of the kernels chosen at run time.");
+  m.def("kernel_isa", &fuzzykey::kernel_isa, "Instruction set of the kernels in use.");
+  m.def("available_kernel_isas", &fuzzykey::available_kernel_isas,
+        "Kernel sets this processor supports, best first.");
+  m.def("use_kernel_isa", &fuzzykey::use_kernel_isa, py::arg("name"),
+        "Switch kernel sets (tests and benchmarks); every set gives the same results.");
   m.def("cuda_built", &fuzzykey::cuda_built, "Whether this build has CUDA kernels.");
   m.def("cuda_device_count", &fuzzykey::cuda_device_count,
         "CUDA devices visible to this process (0 without CUDA build, driver or GPU).");

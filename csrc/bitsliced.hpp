@@ -16,6 +16,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace fuzzykey {
 
@@ -38,7 +40,13 @@ uint32_t bitsliced_syndrome(const uint64_t* word, const uint64_t* planes, size_t
 // Writes the roots to args.roots; returns their number, or -1 past max_roots.
 int bitsliced_chien(int m, const ChienArgs& args);
 
-// Name of the kernel set chosen for this processor ("avx2" or "generic").
+// Name of the kernel set in use ("avx2" or "generic"): the best this processor
+// supports unless use_kernel_isa() chose another.
 const char* kernel_isa();
+// The kernel sets this processor supports, best first.
+std::vector<std::string> available_kernel_isas();
+// Switch kernel sets (for tests and benchmarks); throws std::invalid_argument
+// for unknown or unsupported names.
+void use_kernel_isa(const std::string& name);
 
 }  // namespace fuzzykey

@@ -82,3 +82,45 @@ def test_version() -> None:
     assert set(fuzzykey.__all__) >= {"BCHCode", "FuzzyExtractor", "HelperData", "FuzzyKeyError",
                                       "InvalidArgument", "DecodingFailure", "KeyMismatch",
                                       "InvalidHelperData"}
+
+
+def test_every_kernel_set_decodes_identically() -> None:
+    """Each instruction-set variant of the bitsliced kernels (one translation unit
+    each, chosen in csrc/dispatch.cpp) gives bit-identical decodings."""
+    available = core.available_kernel_isas()
+    assert available[-1] == "generic"
+    assert core.kernel_isa() == available[0]  # the best one is chosen by default
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file() and " avx2" in cpuinfo.read_text():
+        assert "avx2" in available
+    rng = np.random.default_rng(11)
+    results = {}
+    try:
+        for isa in available:
+            core.use_kernel_isa(isa)
+            assert core.kernel_isa() == isa
+            out = []
+            for m, t in ((8, 26), (10, 102), (12, 60)):
+                code = fuzzykey.BCHCode(m, t)
+                cw = code.encode_batch(rng.integers(0, 2, (64, code.k), dtype=np.uint8))
+                noisy = cw.copy()
+                for row in range(64):
+                    noisy[row, rng.choice(code.n, int(rng.integers(0, 2 * t)), replace=False)] ^= 1
+                out.append(code.decode_batch(noisy))
+            results[isa] = out
+            rng = np.random.default_rng(11)
+    finally:
+        core.use_kernel_isa(available[0])
+    reference = results[available[0]]
+    for isa, out in results.items():
+        for (cw_a, ne_a), (cw_b, ne_b) in zip(reference, out):
+            np.testing.assert_array_equal(cw_a, cw_b, err_msg=isa)
+            np.testing.assert_array_equal(ne_a, ne_b, err_msg=isa)
+        assert any((ne >= 0).any() and (ne < 0).any() for _, ne in out)  # both outcomes exercised
+
+
+@pytest.mark.parametrize("bad", ["avx9000", "", "AVX2"])
+def test_use_kernel_isa_rejects_unknown(bad: str) -> None:
+    with pytest.raises(ValueError):
+        core.use_kernel_isa(bad)
+    assert core.kernel_isa() == core.available_kernel_isas()[0]
