@@ -113,7 +113,7 @@ def test_every_kernel_set_decodes_identically() -> None:
         core.use_kernel_isa(available[0])
     reference = results[available[0]]
     for isa, out in results.items():
-        for (cw_a, ne_a), (cw_b, ne_b) in zip(reference, out):
+        for (cw_a, ne_a), (cw_b, ne_b) in zip(reference, out, strict=True):
             np.testing.assert_array_equal(cw_a, cw_b, err_msg=isa)
             np.testing.assert_array_equal(ne_a, ne_b, err_msg=isa)
         assert any((ne >= 0).any() and (ne < 0).any() for _, ne in out)  # both outcomes exercised
