@@ -17,6 +17,8 @@
 namespace py = pybind11;
 using fuzzykey::BchCode;
 
+void bind_ops(py::module_& m);  // bindings/ops.cpp
+
 namespace {
 
 using U8Array = py::array_t<uint8_t, py::array::c_style>;
@@ -68,7 +70,8 @@ U8Array generator(const BchCode& code) {
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "fuzzykey's native core (BCH codes); use the fuzzykey package, not this module.";
+  m.doc() = "fuzzykey's native core (BCH codes, bit ops); use the fuzzykey package, not this module.";
+  bind_ops(m);
 
   py::class_<BchCode, std::shared_ptr<BchCode>>(m, "BchCode")
       .def(py::init([](int mm, int t, int n, size_t table_budget) {

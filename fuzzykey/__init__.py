@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .bch import BCHCode
 from .errors import (
+    CudaUnavailable,
     DecodingFailure,
     FuzzyKeyError,
     InvalidArgument,
@@ -37,5 +38,6 @@ __all__ = [
     "DecodingFailure",
     "KeyMismatch",
     "InvalidHelperData",
+    "CudaUnavailable",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ __all__ = [
     "DecodingFailure",
     "KeyMismatch",
     "InvalidHelperData",
+    "CudaUnavailable",
 ]
 
 
@@ -44,3 +45,7 @@ class KeyMismatch(FuzzyKeyError):
 class InvalidHelperData(FuzzyKeyError):
     """Serialized helper data is malformed, truncated, extended, of an unknown
     version, internally inconsistent, or made for other code parameters."""
+
+
+class CudaUnavailable(FuzzyKeyError, RuntimeError):
+    """A CUDA tensor reached a build of fuzzykey that has no CUDA kernels."""

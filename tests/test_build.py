@@ -124,3 +124,11 @@ def test_use_kernel_isa_rejects_unknown(bad: str) -> None:
     with pytest.raises(ValueError):
         core.use_kernel_isa(bad)
     assert core.kernel_isa() == core.available_kernel_isas()[0]
+
+
+def test_native_module_links_neither_libtorch_nor_a_shared_cudart() -> None:
+    """The module takes torch tensors through raw pointers / numpy views and links
+    the CUDA runtime statically: its dynamic dependencies name neither."""
+    data = Path(core.__file__).read_bytes()
+    for lib in (b"libtorch", b"libc10", b"libcudart.so"):
+        assert lib not in data, lib

@@ -12,12 +12,15 @@ import fuzzykey
 import fuzzykey.bch
 import fuzzykey.extractor
 import fuzzykey.helper
+import fuzzykey.ops
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.mark.parametrize(
-    "module", [fuzzykey, fuzzykey.bch, fuzzykey.extractor, fuzzykey.helper], ids=lambda m: m.__name__
+    "module",
+    [fuzzykey, fuzzykey.bch, fuzzykey.extractor, fuzzykey.helper, fuzzykey.ops],
+    ids=lambda m: m.__name__,
 )
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)  # type: ignore[arg-type]
