@@ -34,9 +34,12 @@ FUZZYKEY_HD Philox4x32 philox4x32_10(Philox4x32 ctr, uint32_t k0, uint32_t k1) {
   return ctr;
 }
 
-// A uniform in (0, 1], from 32 random bits (never 0, so log() is finite).
+// A uniform in (0, 1] (never 0, so log() is finite), exactly representable in
+// T: 32 random bits for double, the top 24 for float (float(x) would round
+// the largest words up to 2^32).
 template <class T>
 FUZZYKEY_HD T uniform_open0(uint32_t x) {
+  if (sizeof(T) < 8) return static_cast<T>((x >> 8) + 1u) * static_cast<T>(5.9604644775390625e-08);  // 2^-24
   return (static_cast<T>(x) + T(1)) * static_cast<T>(2.3283064365386963e-10);  // 2^-32
 }
 
@@ -59,19 +62,26 @@ FUZZYKEY_HD void normal4(uint64_t seed, uint64_t row, uint64_t sample, uint32_t 
 
 // One sample on the sphere of radius `radius` around `center` (d values): u is a
 // normalized Gaussian, z = center + radius * u. Writes u and z (d values each).
+//
+// A uniform of exactly 1 makes a Box-Muller pair (0, 0) (probability 2^-24 in
+// float), so for d <= 2 the Gaussian vector can be zero and has no direction:
+// then the sample is drawn again from fresh counters (block | attempt << 24,
+// distinct for d < 2^26), deterministically for the seed.
 template <class T>
 FUZZYKEY_HD void sphere_sample(const T* center, T radius, size_t d, uint64_t seed, uint64_t row,
                                uint64_t sample, T* z, T* u) {
   T norm2 = 0;
-  for (size_t j = 0; j < d; j += 4) {
-    T g[4];
-    normal4<T>(seed, row, sample, static_cast<uint32_t>(j / 4), g);
-    for (size_t q = 0; q < 4 && j + q < d; ++q) {
-      u[j + q] = g[q];
-      norm2 += g[q] * g[q];
+  for (uint32_t attempt = 0; norm2 == T(0); ++attempt) {
+    for (size_t j = 0; j < d; j += 4) {
+      T g[4];
+      normal4<T>(seed, row, sample, static_cast<uint32_t>(j / 4) | (attempt << 24), g);
+      for (size_t q = 0; q < 4 && j + q < d; ++q) {
+        u[j + q] = g[q];
+        norm2 += g[q] * g[q];
+      }
     }
   }
-  const T inv = T(1) / sqrt(norm2);  // norm2 > 0: a Gaussian vector is 0 with probability 0
+  const T inv = T(1) / sqrt(norm2);
   for (size_t j = 0; j < d; ++j) {
     u[j] *= inv;
     z[j] = center[j] + radius * u[j];
