@@ -53,9 +53,10 @@ Array<uint8_t> unpack_bits(const Array<uint64_t>& words, size_t n, int threads) 
 }
 
 template <class T>
-Array<uint64_t> threshold_pack(const Array<T>& y, const py::object& thresholds, int threads) {
+Array<uint64_t> threshold_pack(const Array<T>& y, const py::object& thresholds, const py::object& out,
+                               int threads) {
   require(y.ndim() == 2, "y must be 2-D");
-  const size_t rows = dim(y, 0), n = dim(y, 1);
+  const size_t rows = dim(y, 0), n = dim(y, 1), W = fuzzykey::words_for_bits(n);
   const T* thr = nullptr;
   Array<T> t;
   if (!thresholds.is_none()) {
@@ -63,12 +64,24 @@ Array<uint64_t> threshold_pack(const Array<T>& y, const py::object& thresholds, 
     require(t.ndim() == 1 && dim(t, 0) == n, "thresholds must have shape (n,)");
     thr = t.data();
   }
-  Array<uint64_t> out({rows, fuzzykey::words_for_bits(n)});
+  // `out`: an existing C-contiguous (rows, W) uint64 array to fill (e.g. a slice
+  // of the caller's result), or None for a new one.
+  Array<uint64_t> o;
+  if (out.is_none()) {
+    o = Array<uint64_t>({rows, W});
+  } else {
+    require(py::isinstance<Array<uint64_t>>(out), "out must be a C-contiguous uint64 array");
+    o = out.cast<Array<uint64_t>>();
+    require(o.ndim() == 2 && dim(o, 0) == rows && dim(o, 1) == W && o.writeable(),
+            "out must be a writable (rows, ceil(n / 64)) array");
+  }
   const T* in = y.data();
-  uint64_t* o = out.mutable_data();
-  py::gil_scoped_release release;
-  fuzzykey::threshold_pack_cpu<T>(in, rows, n, thr, o, threads);
-  return out;
+  uint64_t* op = o.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fuzzykey::threshold_pack_cpu<T>(in, rows, n, thr, op, threads);
+  }
+  return o;
 }
 
 Array<int32_t> hamming(const Array<uint64_t>& q, const Array<uint64_t>& g, int threads) {
@@ -115,9 +128,9 @@ void bind_ops(py::module_& m) {
   m.def("unpack_bits", &unpack_bits, py::arg("words").noconvert(), py::arg("n"),
         py::arg("threads") = 0);
   m.def("threshold_pack", &threshold_pack<float>, py::arg("y").noconvert(), py::arg("thresholds"),
-        py::arg("threads") = 0);
+        py::arg("out") = py::none(), py::arg("threads") = 0);
   m.def("threshold_pack", &threshold_pack<double>, py::arg("y").noconvert(), py::arg("thresholds"),
-        py::arg("threads") = 0);
+        py::arg("out") = py::none(), py::arg("threads") = 0);
   m.def("hamming", &hamming, py::arg("queries").noconvert(), py::arg("gallery").noconvert(),
         py::arg("threads") = 0);
   m.def("hamming_isa", &fuzzykey::hamming_isa);

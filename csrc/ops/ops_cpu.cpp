@@ -3,6 +3,12 @@
 // with the CUDA kernels.
 #include "ops.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <algorithm>
+
 #include "../parallel.hpp"
 #include "bits.hpp"
 #include "philox.hpp"
@@ -27,13 +33,52 @@ void unpack_bits_cpu(const uint64_t* words, size_t rows, size_t n, uint8_t* out,
   });
 }
 
+namespace {
+
+#if defined(__SSE2__)
+// 64 comparisons y > t at once with SSE2 (part of every x86-64 processor):
+// the same comparison as threshold_word, four (float) or two (double) per
+// instruction, the sign masks collected with movemask.
+inline uint64_t threshold_word64(const float* y, const float* t) {
+  uint64_t x = 0;
+  for (int k = 0; k < 64; k += 4) {
+    const __m128 v = _mm_loadu_ps(y + k);
+    const __m128 c = t ? _mm_cmpgt_ps(v, _mm_loadu_ps(t + k)) : _mm_cmpgt_ps(v, _mm_setzero_ps());
+    x |= static_cast<uint64_t>(_mm_movemask_ps(c)) << k;
+  }
+  return x;
+}
+inline uint64_t threshold_word64(const double* y, const double* t) {
+  uint64_t x = 0;
+  for (int k = 0; k < 64; k += 2) {
+    const __m128d v = _mm_loadu_pd(y + k);
+    const __m128d c = t ? _mm_cmpgt_pd(v, _mm_loadu_pd(t + k)) : _mm_cmpgt_pd(v, _mm_setzero_pd());
+    x |= static_cast<uint64_t>(_mm_movemask_pd(c)) << k;
+  }
+  return x;
+}
+#else
+template <class T>
+inline uint64_t threshold_word64(const T* y, const T* t) {
+  return threshold_word(y, t, 64, 0);
+}
+#endif
+
+}  // namespace
+
 template <class T>
 void threshold_pack_cpu(const T* y, size_t rows, size_t n, const T* thresholds, uint64_t* out,
                         int threads) {
-  const size_t W = words_for_bits(n);
-  parallel_rows(rows, threads, 1024, [&](size_t begin, size_t end) {
+  const size_t W = words_for_bits(n), full = n / 64;
+  // Memory-bound: a second thread only pays off on large blocks.
+  parallel_rows(rows, threads, std::max<size_t>(1024, (size_t(1) << 23) / std::max<size_t>(n, 1)),
+                [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
-      for (size_t w = 0; w < W; ++w) out[r * W + w] = threshold_word(y + r * n, thresholds, n, w);
+      const T* row = y + r * n;
+      for (size_t w = 0; w < full; ++w) {
+        out[r * W + w] = threshold_word64(row + 64 * w, thresholds ? thresholds + 64 * w : nullptr);
+      }
+      if (full < W) out[r * W + full] = threshold_word(row, thresholds, n, full);
     }
   });
 }
