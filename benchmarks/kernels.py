@@ -7,11 +7,12 @@ For each gallery (default 256k x 256 bit, which stays in a 32 MiB L3, then
 C-contiguous uint64 rows) it times one probe row against
 the whole gallery, i.e. a (1, G) int32 row of Hamming distances:
 
-* fuzzykey: ``fuzzykey._core.hamming(probe, gallery, threads)`` for every
+* fuzzykey: ``fuzzykey._core.hamming(probe, gallery, out, threads)`` for every
   kernel set the processor supports (``_core.available_hamming_isas()``,
   switched with ``use_hamming_isa``; the default one is marked) at 1 and 2
-  threads. The timing is the whole call, including the allocation (and first
-  touch, i.e. page faults) of the output array.
+  threads, writing into one preallocated (1, G) int32 result reused across
+  calls (``out=``), as a search service would; a fresh 64 MiB result per call
+  would add its page faults (several ms at 16M rows) to every search.
 * numpy, one thread (numpy does not thread these ufuncs): the gallery in chunks
   of 65,536 rows, ``np.bitwise_xor`` with the probe and ``np.bitwise_count``
   into preallocated buffers, then the W per-word counts summed column by column
@@ -310,7 +311,7 @@ def bench_gallery(
         for isa in isas:
             _core.use_hamming_isa(isa)
             for t in threads:
-                got = _core.hamming(probe, gallery, t)
+                got = _core.hamming(probe, gallery, None, t)
                 if not np.array_equal(got, want):
                     raise AssertionError(f"kernel set {isa} ({t} threads) disagrees with numpy")
                 del got
@@ -321,6 +322,7 @@ def bench_gallery(
         raise AssertionError("the two numpy formulations disagree")
     del want
 
+    result = np.empty((1, rows), dtype=np.int32)  # reused, as a search service would
     columns: dict[str, Callable[[], object]] = {
         "read_1t": lambda: streaming_read(flat, 1, pool),
         "read_2t": lambda: streaming_read(flat, 2, pool),
@@ -331,7 +333,7 @@ def bench_gallery(
         for t in threads:
 
             def run(isa: str = isa, t: int = t) -> object:
-                return _core.hamming(probe, gallery, t)
+                return _core.hamming(probe, gallery, result, t)
 
             columns[f"{isa}/{t}"] = run
 

@@ -52,9 +52,10 @@ Array<uint8_t> unpack_bits(const Array<uint64_t>& words, size_t n, int threads) 
   return out;
 }
 
+// Returns (packed, all_finite).
 template <class T>
-Array<uint64_t> threshold_pack(const Array<T>& y, const py::object& thresholds, const py::object& out,
-                               int threads) {
+py::tuple threshold_pack(const Array<T>& y, const py::object& thresholds, const py::object& out,
+                         int threads) {
   require(y.ndim() == 2, "y must be 2-D");
   const size_t rows = dim(y, 0), n = dim(y, 1), W = fuzzykey::words_for_bits(n);
   const T* thr = nullptr;
@@ -77,24 +78,38 @@ Array<uint64_t> threshold_pack(const Array<T>& y, const py::object& thresholds, 
   }
   const T* in = y.data();
   uint64_t* op = o.mutable_data();
+  bool finite = true;
   {
     py::gil_scoped_release release;
-    fuzzykey::threshold_pack_cpu<T>(in, rows, n, thr, op, threads);
+    finite = fuzzykey::threshold_pack_cpu<T>(in, rows, n, thr, op, threads);
   }
-  return o;
+  return py::make_tuple(o, finite);
 }
 
-Array<int32_t> hamming(const Array<uint64_t>& q, const Array<uint64_t>& g, int threads) {
+Array<int32_t> hamming(const Array<uint64_t>& q, const Array<uint64_t>& g, const py::object& out,
+                       int threads) {
   require(q.ndim() == 2 && g.ndim() == 2 && dim(q, 1) == dim(g, 1),
           "queries and gallery must be 2-D with the same number of words");
   const size_t Q = dim(q, 0), G = dim(g, 0), W = dim(q, 1);
-  Array<int32_t> out({Q, G});
+  // `out`: a C-contiguous (Q, G) int32 array to fill (reused across calls, it
+  // spares the page faults of a fresh result), or None for a new one.
+  Array<int32_t> o;
+  if (out.is_none()) {
+    o = Array<int32_t>({Q, G});
+  } else {
+    require(py::isinstance<Array<int32_t>>(out), "out must be a C-contiguous int32 array");
+    o = out.cast<Array<int32_t>>();
+    require(o.ndim() == 2 && dim(o, 0) == Q && dim(o, 1) == G && o.writeable(),
+            "out must be a writable (Q, G) int32 array");
+  }
   const uint64_t* qp = q.data();
   const uint64_t* gp = g.data();
-  int32_t* o = out.mutable_data();
-  py::gil_scoped_release release;
-  fuzzykey::hamming_cpu(qp, Q, gp, G, W, o, threads);
-  return out;
+  int32_t* op = o.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fuzzykey::hamming_cpu(qp, Q, gp, G, W, op, threads);
+  }
+  return o;
 }
 
 template <class T>
@@ -132,7 +147,7 @@ void bind_ops(py::module_& m) {
   m.def("threshold_pack", &threshold_pack<double>, py::arg("y").noconvert(), py::arg("thresholds"),
         py::arg("out") = py::none(), py::arg("threads") = 0);
   m.def("hamming", &hamming, py::arg("queries").noconvert(), py::arg("gallery").noconvert(),
-        py::arg("threads") = 0);
+        py::arg("out") = py::none(), py::arg("threads") = 0);
   m.def("hamming_isa", &fuzzykey::hamming_isa);
   m.def("available_hamming_isas", &fuzzykey::available_hamming_isas);
   m.def("use_hamming_isa", &fuzzykey::use_hamming_isa, py::arg("name"));

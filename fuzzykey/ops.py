@@ -190,7 +190,12 @@ def binarize(
         ``(N, ceil(n / 64))`` uint64. The projection runs through numpy's BLAS (or
         torch's matmul for tensors) one block of rows at a time, and the threshold,
         comparison and packing are fused in one native pass, so the (N, n) float
-        product is never materialized.
+        product is never materialized. That pass also finds NaN or infinity in x
+        or the projection (they reach the product) without a separate scan.
+
+    Raises:
+        InvalidArgument: wrong dtypes or shapes, or NaN / infinity in x, the
+            projection or the thresholds (or a product that overflows).
     """
     threads_ = as_threads(threads)
     if _is_tensor(x) != _is_tensor(projection) or (
@@ -216,14 +221,14 @@ def binarize(
                 f"thresholds must be ({n},) {dt}, got {tuple(ts.shape)} {_dtype_name(ts)}"
             )
         _check_finite(ts, "thresholds")
-    _check_finite(xs, "x")
-    _check_finite(ps, "projection")
     if _is_tensor(xs) and (xs.device != ps.device or (ts is not None and ts.device != xs.device)):
         raise InvalidArgument("x, projection and thresholds must be on the same device")
     block = max(64, _BLOCK_VALUES // max(n, 1))
     W = words_for(n)
     if _is_cuda(xs):
         _require_cuda()
+        _check_finite(xs, "x")
+        _check_finite(ps, "projection")
         torch = _torch()
         out = torch.empty((N, W), dtype=torch.uint64, device=xs.device)
         p = ps.contiguous()
@@ -242,17 +247,26 @@ def binarize(
     y = np.empty((min(block, N), n), dtype=xn.dtype)
     for start in range(0, N, block):
         rows = min(block, N - start)
-        np.matmul(xn[start : start + rows], pn, out=y[:rows])
-        _core.threshold_pack(y[:rows], tn, out_np[start : start + rows], threads_)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite products are reported below
+            np.matmul(xn[start : start + rows], pn, out=y[:rows])
+        _, finite = _core.threshold_pack(y[:rows], tn, out_np[start : start + rows], threads_)
+        if not finite:  # NaN or inf in x or the projection reaches x @ projection
+            _check_finite(xn, "x")
+            _check_finite(pn, "projection")
+            raise InvalidArgument("x @ projection overflows to infinity")
+    if N == 0:
+        _check_finite(pn, "projection")
     return _like(out_np, x)
 
 
 # -- Hamming distances ----------------------------------------------------------
-def hamming(queries: Any, gallery: Any, *, threads: int | None = None) -> Any:
+def hamming(queries: Any, gallery: Any, *, out: Any = None, threads: int | None = None) -> Any:
     """All Hamming distances between packed strings: ``(Q, W)`` x ``(G, W)`` -> ``(Q, G)`` int32.
 
     CPU: vectorized popcount (AVX-512 VPOPCNTDQ, AVX2, POPCNT or portable,
-    chosen at run time), threads over the gallery rows.
+    chosen at run time), threads over the gallery rows. ``out`` (numpy only):
+    a C-contiguous (Q, G) int32 array to fill and return; reusing one across
+    searches spares the page faults of a fresh result.
     """
     threads_ = as_threads(threads)
     if _is_tensor(queries) != _is_tensor(gallery):
@@ -286,7 +300,15 @@ def hamming(queries: Any, gallery: Any, *, threads: int | None = None) -> Any:
         return out
     qn = np.ascontiguousarray(_to_numpy(q))
     gn = np.ascontiguousarray(_to_numpy(g))
-    return _like(_core.hamming(qn, gn, threads_), queries)
+    if out is not None:
+        shape = (qn.shape[0], gn.shape[0])
+        if (
+            _is_tensor(out) or not isinstance(out, np.ndarray) or out.dtype != np.int32
+            or out.shape != shape or not out.flags.c_contiguous or not out.flags.writeable
+        ):
+            raise InvalidArgument(f"out must be a writable C-contiguous int32 numpy array of shape {shape}")
+        return _core.hamming(qn, gn, out, threads_)
+    return _like(_core.hamming(qn, gn, None, threads_), queries)
 
 
 # -- sphere sampling ------------------------------------------------------------

@@ -810,3 +810,16 @@ def test_cuda_dispatch_without_cuda_build(monkeypatch):
         assert "FUZZYKEY_CUDA" in str(err)
     assert fuzzykey.CudaUnavailable is CudaUnavailable
     assert fuzzykey.InvalidArgument is InvalidArgument
+
+
+def test_hamming_out_buffer_is_filled_and_returned():
+    rng = np.random.default_rng(5)
+    q = rng.integers(0, 2**63, (3, 8), dtype=np.uint64)
+    g = rng.integers(0, 2**63, (50, 8), dtype=np.uint64)
+    out = np.full((3, 50), -1, dtype=np.int32)
+    got = ops.hamming(q, g, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, np.bitwise_count(q[:, None, :] ^ g[None, :, :]).sum(-1))
+    for bad in (np.empty((3, 49), np.int32), np.empty((3, 50), np.int64), np.empty((50, 3), np.int32).T):
+        with pytest.raises(InvalidArgument, match="out"):
+            ops.hamming(q, g, out=bad)

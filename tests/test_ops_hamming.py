@@ -59,7 +59,7 @@ def check_all_isas(q: np.ndarray, g: np.ndarray, threads: int) -> None:
     want = reference(q, g)
     for isa in ISAS:
         _core.use_hamming_isa(isa)
-        got = _core.hamming(q, g, threads)
+        got = _core.hamming(q, g, threads=threads)
         assert got.dtype == np.int32 and got.shape == (q.shape[0], g.shape[0]), isa
         np.testing.assert_array_equal(got, want, err_msg=f"kernel set {isa}, threads {threads}")
 
@@ -83,7 +83,7 @@ def test_extremes_every_isa(isa_switch: None, words: int) -> None:
             check_all_isas(q, g, threads)
     # the largest distance a row can have
     _core.use_hamming_isa(ISAS[0])
-    assert int(_core.hamming(ones[:1], zeros[:1], 1)[0, 0]) == 64 * words
+    assert int(_core.hamming(ones[:1], zeros[:1], threads=1)[0, 0]) == 64 * words
 
 
 @pytest.mark.parametrize("words", [1, 3, 4, 8, 12, 16, 17, 33, 100])
@@ -115,8 +115,8 @@ def test_sparse_bits_every_isa(isa_switch: None) -> None:
 
 def test_width_mismatch_raises() -> None:
     rng = np.random.default_rng(3)
-    with pytest.raises((ValueError, TypeError)):
-        _core.hamming(random_words(rng, 2, 4), random_words(rng, 5, 3), 1)
+    with pytest.raises(ValueError, match="same number of words"):
+        _core.hamming(random_words(rng, 2, 4), random_words(rng, 5, 3), threads=1)
 
 
 def test_default_is_best_available() -> None:
@@ -165,7 +165,7 @@ def test_threads_argument_does_not_change_results(isa_switch: None) -> None:
     want = reference(q, g)
     for isa, threads in itertools.product(ISAS, [0, 1, 2, 3, 7, 64]):
         _core.use_hamming_isa(isa)
-        np.testing.assert_array_equal(_core.hamming(q, g, threads), want)
+        np.testing.assert_array_equal(_core.hamming(q, g, threads=threads), want)
 
 
 def test_public_wrapper_if_present() -> None:
@@ -178,7 +178,7 @@ def test_public_wrapper_if_present() -> None:
     rng = np.random.default_rng(12)
     q, g = random_words(rng, 3, 8), random_words(rng, 1001, 8)
     if fn is None:
-        np.testing.assert_array_equal(_core.hamming(q, g, 0), reference(q, g))
+        np.testing.assert_array_equal(_core.hamming(q, g, threads=0), reference(q, g))
         return
     np.testing.assert_array_equal(np.asarray(fn(q, g)), reference(q, g))
     np.testing.assert_array_equal(np.asarray(fn(q, g, threads=2)), reference(q, g))

@@ -13,8 +13,10 @@ void pack_bits_cpu(const uint8_t* bits, size_t rows, size_t n, uint64_t* out, in
 // rows x ceil(n/64) words -> rows x n bytes 0/1.
 void unpack_bits_cpu(const uint64_t* words, size_t rows, size_t n, uint8_t* out, int threads);
 // rows x n values y -> packed bits (y > thresholds), thresholds: n values or null.
+// Returns whether every y was finite (NaN or inf in x or the projection shows up
+// in y = x @ P, so this check replaces separate passes over the inputs).
 template <class T>
-void threshold_pack_cpu(const T* y, size_t rows, size_t n, const T* thresholds, uint64_t* out,
+bool threshold_pack_cpu(const T* y, size_t rows, size_t n, const T* thresholds, uint64_t* out,
                         int threads);
 // z[i, s, :] = centers[i] + radii[i] * u[i, s, :], u uniform on the unit sphere
 // (a normalized Gaussian drawn with Philox4x32-10 keyed by seed, counter
