@@ -54,7 +54,6 @@ import os
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import argparse
-import importlib.metadata
 import json
 import math
 import platform
@@ -67,6 +66,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from _machine import cpu_model, package_version
 from numpy.typing import NDArray
 
 import fuzzykey
@@ -202,37 +202,19 @@ class ConstructionResult:
 
 
 # -- helpers -----------------------------------------------------------------
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info() -> dict[str, Any]:
     """CPU, kernel ISA of the native core, library versions."""
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "fuzzykey": getattr(fuzzykey, "__version__", _version("fuzzykey")),
+        "fuzzykey": getattr(fuzzykey, "__version__", package_version("fuzzykey")),
         "fuzzykey_kernel_isa": str(_core.kernel_isa()),
         "numpy": np.__version__,
-        "bchlib": _version("bchlib"),
-        "galois": _version("galois"),
-        "numba": _version("numba"),
+        "bchlib": package_version("bchlib"),
+        "galois": package_version("galois"),
+        "numba": package_version("numba"),
         "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS"),
     }
 

@@ -63,7 +63,6 @@ is alive at a time, outputs are 64 MiB each).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -78,6 +77,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from _machine import cpu_model, package_version
 from numpy.typing import NDArray
 
 import fuzzykey
@@ -159,24 +159,6 @@ class BinarizeResult:
 
 
 # -- helpers -------------------------------------------------------------------
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _cpu_flags() -> list[str]:
     """The popcount/vector flags of /proc/cpuinfo that the kernel sets care about."""
     wanted = ("popcnt", "avx2", "avx512f", "avx512_vpopcntdq", "avx512bw")
@@ -193,12 +175,12 @@ def _cpu_flags() -> list[str]:
 
 def machine_info() -> dict[str, Any]:
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_flags": " ".join(_cpu_flags()),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "fuzzykey": getattr(fuzzykey, "__version__", _version("fuzzykey")),
+        "fuzzykey": getattr(fuzzykey, "__version__", package_version("fuzzykey")),
         "hamming_kernel_sets": ", ".join(_core.available_hamming_isas()),
         "hamming_default": str(_core.hamming_isa()),
         "numpy": np.__version__,

@@ -1,8 +1,10 @@
 """fuzzykey: stable cryptographic keys from noisy biometric bit strings.
 
 The pipeline is image -> encoder -> binarizer -> fuzzy extractor -> key. This
-release ships the last stage: BCH codes over GF(2^m) on a C++ core and the
-code-offset fuzzy extractor with authenticated, versioned helper data.
+release ships the last stage, BCH codes over GF(2^m) on a C++ core and the
+code-offset fuzzy extractor with authenticated, versioned helper data, and the
+bit kernels the other stages build on (:mod:`fuzzykey.ops`: packing,
+binarization, Hamming distances, sphere sampling; numpy or torch, CPU or CUDA).
 
 Example:
     >>> import numpy as np
