@@ -17,6 +17,7 @@
 #include <string>
 
 #include "bitsliced.hpp"
+#include "ops/bits.hpp"
 #include "parallel.hpp"
 
 namespace fuzzykey {
@@ -24,17 +25,6 @@ namespace fuzzykey {
 namespace {
 
 constexpr int kMinBitslicedLength = 128;
-
-inline size_t words_for(size_t bits) { return (bits + 63) / 64; }
-
-// Bits pos..pos+7 of a packed array (bit 0 of the result = bit pos); the
-// array must hold bit pos+7.
-inline uint64_t bits8(const uint64_t* v, size_t pos) {
-  const size_t q = pos >> 6, s = pos & 63;
-  uint64_t x = v[q] >> s;
-  if (s > 56) x |= v[q + 1] << (64 - s);
-  return x & 0xffu;
-}
 
 // dst ^= src << shift (bit-packed polynomials), dst large enough.
 void xor_shifted(std::vector<uint64_t>& dst, const std::vector<uint64_t>& src, size_t shift) {
@@ -134,9 +124,9 @@ BchCode::BchCode(int m, int t, int n, size_t table_budget)
     throw std::invalid_argument("t must be between 1 and " + std::to_string((N - 1) / 2) +
                                 " for m = " + std::to_string(m) + ", got " + std::to_string(t));
   }
-  words_ = words_for(static_cast<size_t>(n));
+  words_ = words_for_bits(static_cast<size_t>(n));
   build_generator();
-  parity_words_ = words_for(static_cast<size_t>(n_ - k_));
+  parity_words_ = words_for_bits(static_cast<size_t>(n_ - k_));
   lfsr_bytes_ = (static_cast<size_t>(n_ - k_) + 7) / 8;
   build_lfsr_table();
 }
@@ -169,7 +159,7 @@ void BchCode::build_generator() {
       for (size_t j = mp.size() - 1; j > 0; --j) mp[j] = mp[j - 1] ^ field_.mul(mp[j], a);
       mp[0] = field_.mul(mp[0], a);
     }
-    std::vector<uint64_t> next(words_for(deg + mp.size()), 0);
+    std::vector<uint64_t> next(words_for_bits(deg + mp.size()), 0);
     for (size_t s = 0; s < mp.size(); ++s) {
       if (mp[s] > 1) throw std::logic_error("minimal polynomial has a coefficient outside GF(2)");
       if (mp[s]) xor_shifted(next, g, s);
@@ -185,11 +175,11 @@ void BchCode::build_generator() {
         ", n = " + std::to_string(n_) + " has no message bits (deg g = " + std::to_string(deg) +
         "); lower t or raise n");
   }
-  g.resize(words_for(deg + 1));
+  g.resize(words_for_bits(deg + 1));
   gen_ = g;
   gen_low_ = g;
   gen_low_[deg >> 6] &= ~(uint64_t(1) << (deg & 63));
-  gen_low_.resize(words_for(deg));
+  gen_low_.resize(words_for_bits(deg));
 }
 
 void BchCode::build_lfsr_table() {
@@ -274,15 +264,20 @@ void BchCode::remainder(const uint64_t* w, uint64_t* r, uint8_t* ring) const {
 }
 
 void BchCode::encode(const uint8_t* msg, uint8_t* out) const {
+  Workspace ws = make_workspace();
+  encode_with(msg, out, ws);
+}
+
+void BchCode::encode_with(const uint8_t* msg, uint8_t* out, Workspace& ws) const {
   const size_t P = static_cast<size_t>(n_ - k_);
-  std::vector<uint64_t> word(words_, 0), rem(parity_words_, 0);
-  std::vector<uint8_t> ring(lfsr_bytes_, 0);
+  uint64_t* word = ws.packed.data();
+  std::fill(ws.packed.begin(), ws.packed.end(), uint64_t(0));
   for (size_t i = 0; i < static_cast<size_t>(k_); ++i) {
     const size_t p = P + i;
     word[p >> 6] |= static_cast<uint64_t>(msg[i] & 1u) << (p & 63);
   }
-  remainder(word.data(), rem.data(), ring.data());
-  for (size_t i = 0; i < P; ++i) out[i] = static_cast<uint8_t>((rem[i >> 6] >> (i & 63)) & 1u);
+  remainder(word, ws.rem.data(), ws.ring.data());
+  for (size_t i = 0; i < P; ++i) out[i] = static_cast<uint8_t>((ws.rem[i >> 6] >> (i & 63)) & 1u);
   for (size_t i = 0; i < static_cast<size_t>(k_); ++i) out[P + i] = msg[i] & 1u;
 }
 
@@ -505,7 +500,8 @@ int BchCode::decode(const uint8_t* word, uint8_t* out) const {
 void BchCode::encode_batch(const uint8_t* msgs, uint8_t* out, size_t rows, int threads) const {
   const size_t k = static_cast<size_t>(k_), n = static_cast<size_t>(n_);
   parallel_rows(rows, threads, 64, [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; ++r) encode(msgs + r * k, out + r * n);
+    Workspace ws = make_workspace();
+    for (size_t r = begin; r < end; ++r) encode_with(msgs + r * k, out + r * n, ws);
   });
 }
 

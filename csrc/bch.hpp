@@ -94,6 +94,7 @@ class BchCode {
  private:
   void build_generator();
   void build_lfsr_table();
+  void encode_with(const uint8_t* msg, uint8_t* out, Workspace& ws) const;
   void ensure_tables() const;
   // r = w mod g (parity_words_ words) for a packed n-bit word w (bits >= n
   // zero); ring: scratch of lfsr_bytes_ bytes.
