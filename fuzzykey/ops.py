@@ -120,6 +120,21 @@ def _contiguous(x: Any) -> Any:
     return np.ascontiguousarray(x)
 
 
+def _same_kind(**arrays: Any) -> list[Any]:
+    """The non-None arguments, all torch tensors or all numpy arrays (``np.asarray``
+    of anything else), in order; mixing the two kinds is refused."""
+    given = {name: a for name, a in arrays.items() if a is not None}
+    kinds = {_is_tensor(a) for a in given.values()}
+    if len(kinds) > 1:
+        raise InvalidArgument(f"{', '.join(given)} must be all numpy arrays or all torch tensors")
+    return [a if _is_tensor(a) else np.asarray(a) for a in given.values()]
+
+
+def _check_same_dtype(x: Any, name: str, dtype: str, reference: str) -> None:
+    if _dtype_name(x) != dtype:
+        raise InvalidArgument(f"{name} must have the dtype of {reference} ({dtype}), got {_dtype_name(x)}")
+
+
 # -- packing --------------------------------------------------------------------
 def pack_bits(bits: Any, *, threads: int | None = None) -> Any:
     """Pack 0/1 bits, shape ``(..., n)``, uint8 or bool, into ``(..., ceil(n/64))`` uint64."""
@@ -198,24 +213,17 @@ def binarize(
             projection or the thresholds (or a product that overflows).
     """
     threads_ = as_threads(threads)
-    if _is_tensor(x) != _is_tensor(projection) or (
-        thresholds is not None and _is_tensor(thresholds) != _is_tensor(x)
-    ):
-        raise InvalidArgument("x, projection and thresholds must all be numpy arrays or all torch tensors")
-    xs: Any = x if _is_tensor(x) else np.asarray(x)
-    ps: Any = projection if _is_tensor(projection) else np.asarray(projection)
+    xs, ps, *rest = _same_kind(x=x, projection=projection, thresholds=thresholds)
     dt = _check_dtype(xs, "x", ("float32", "float64"))
-    if _dtype_name(ps) != dt:
-        raise InvalidArgument(f"projection must have the dtype of x ({dt}), got {_dtype_name(ps)}")
+    _check_same_dtype(ps, "projection", dt, "x")
     if xs.ndim != 2 or ps.ndim != 2 or int(ps.shape[0]) != int(xs.shape[1]):
         raise InvalidArgument(
             f"x must be (N, d) and projection (d, n); got x {tuple(xs.shape)}, "
             f"projection {tuple(ps.shape)}"
         )
     N, n = int(xs.shape[0]), int(ps.shape[1])
-    ts: Any = None
-    if thresholds is not None:
-        ts = thresholds if _is_tensor(thresholds) else np.asarray(thresholds)
+    ts: Any = rest[0] if rest else None
+    if ts is not None:
         if _dtype_name(ts) != dt or ts.ndim != 1 or int(ts.shape[0]) != n:
             raise InvalidArgument(
                 f"thresholds must be ({n},) {dt}, got {tuple(ts.shape)} {_dtype_name(ts)}"
@@ -269,10 +277,7 @@ def hamming(queries: Any, gallery: Any, *, out: Any = None, threads: int | None 
     searches spares the page faults of a fresh result.
     """
     threads_ = as_threads(threads)
-    if _is_tensor(queries) != _is_tensor(gallery):
-        raise InvalidArgument("queries and gallery must both be numpy arrays or both torch tensors")
-    q: Any = queries if _is_tensor(queries) else np.asarray(queries)
-    g: Any = gallery if _is_tensor(gallery) else np.asarray(gallery)
+    q, g = _same_kind(queries=queries, gallery=gallery)
     _check_dtype(q, "queries", ("uint64",))
     _check_dtype(g, "gallery", ("uint64",))
     if q.ndim != 2 or g.ndim != 2:
@@ -400,13 +405,9 @@ def sample_sphere(centers: Any, radii: Any, n_samples: int, seed: int | None = N
     if n_samples < 1:
         raise InvalidArgument(f"n_samples must be >= 1, got {n_samples}")
     seed_ = _seed(seed)
-    if _is_tensor(centers) != _is_tensor(radii):
-        raise InvalidArgument("centers and radii must both be numpy arrays or both torch tensors")
-    c: Any = centers if _is_tensor(centers) else np.asarray(centers)
-    r: Any = radii if _is_tensor(radii) else np.asarray(radii)
+    c, r = _same_kind(centers=centers, radii=radii)
     dt = _check_dtype(c, "centers", ("float32", "float64"))
-    if _dtype_name(r) != dt:
-        raise InvalidArgument(f"radii must have the dtype of centers ({dt}), got {_dtype_name(r)}")
+    _check_same_dtype(r, "radii", dt, "centers")
     if c.ndim != 2 or r.ndim != 1 or int(r.shape[0]) != int(c.shape[0]):
         raise InvalidArgument(
             f"centers must be (N, d) and radii (N,); got {tuple(c.shape)} and {tuple(r.shape)}"
