@@ -179,8 +179,9 @@ def unpack_bits(words: Any, n: int, *, threads: int | None = None) -> Any:
     if _is_cuda(x):
         _require_cuda()
         torch = _torch()
+        src = x.contiguous()  # held until the call returns
         out = torch.empty((*lead, n), dtype=torch.uint8, device=x.device)
-        _core.cuda_unpack_bits(x.contiguous().data_ptr(), rows, n, out.data_ptr(), _stream(x))
+        _core.cuda_unpack_bits(src.data_ptr(), rows, n, out.data_ptr(), _stream(x))
         return out
     arr = np.ascontiguousarray(_to_numpy(x).reshape(rows, words_for(n)))
     return _like(_core.unpack_bits(arr, n, threads_).reshape(*lead, n), words)
@@ -240,7 +241,8 @@ def binarize(
         torch = _torch()
         out = torch.empty((N, W), dtype=torch.uint64, device=xs.device)
         p = ps.contiguous()
-        t_ptr = ts.contiguous().data_ptr() if ts is not None else 0
+        tc = ts.contiguous() if ts is not None else None  # held while the kernels run
+        t_ptr = tc.data_ptr() if tc is not None else 0
         for start in range(0, N, block):
             y = (xs[start : start + block] @ p).contiguous()
             _core.cuda_threshold_pack(
