@@ -57,7 +57,6 @@ import argparse
 import json
 import math
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -66,7 +65,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from _machine import cpu_model, package_version
+from _machine import command_line, cpu_model, package_version, print_header
 from numpy.typing import NDArray
 
 import fuzzykey
@@ -217,12 +216,6 @@ def machine_info() -> dict[str, Any]:
         "numba": package_version("numba"),
         "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS"),
     }
-
-
-def command_line() -> str:
-    """The command as it could be typed again (NUMBA_NUM_THREADS included)."""
-    env = f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '')}"
-    return f"cd {shlex.quote(os.getcwd())} && {env} " + shlex.join([sys.executable, *sys.argv])
 
 
 def parse_points(text: str) -> list[tuple[int, int]]:
@@ -613,7 +606,7 @@ def to_json(
     """Everything, as plain JSON (n/a -> null)."""
     return {
         "benchmark": "fuzzykey BCH decode throughput (single thread)",
-        "command": command_line(),
+        "command": command_line("NUMBA_NUM_THREADS"),
         "machine": info,
         "settings": asdict(settings),
         "points": [
@@ -683,10 +676,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
 
     info = machine_info()
-    print("fuzzykey BCH benchmark" + (" (--quick)" if args.quick else ""))
-    print(f"command: {command_line()}")
-    for key, value in info.items():
-        print(f"  {key}: {value}")
+    title = "fuzzykey BCH benchmark" + (" (--quick)" if args.quick else "")
+    print_header(title, info, command_line("NUMBA_NUM_THREADS"))
     print(flush=True)
 
     results: list[PointResult] = []

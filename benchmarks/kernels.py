@@ -67,7 +67,6 @@ import json
 import os
 import platform
 import resource
-import shlex
 import statistics
 import sys
 import time
@@ -77,7 +76,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from _machine import cpu_model, package_version
+from _machine import command_line, cpu_model, package_version, print_header
 from numpy.typing import NDArray
 
 import fuzzykey
@@ -185,10 +184,6 @@ def machine_info() -> dict[str, Any]:
         "hamming_default": str(_core.hamming_isa()),
         "numpy": np.__version__,
     }
-
-
-def command_line() -> str:
-    return f"cd {shlex.quote(os.getcwd())} && " + shlex.join([sys.executable, *sys.argv])
 
 
 def _fmt_rate(per_s: float, unit: str = "") -> str:
@@ -524,10 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
 
     info = machine_info()
-    print("fuzzykey Hamming kernels benchmark" + (" (--quick)" if args.quick else ""))
-    print(f"command: {command_line()}")
-    for key, value in info.items():
-        print(f"  {key}: {value}")
+    title = "fuzzykey Hamming kernels benchmark" + (" (--quick)" if args.quick else "")
+    print_header(title, info, command_line())
     print(
         "  streaming read: np.add.reduce(flat uint64 gallery, dtype=uint64) in 1 or 2 Python threads "
         "(contiguous halves); bytes counted = gallery bytes"
