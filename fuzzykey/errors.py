@@ -13,6 +13,10 @@ __all__ = [
     "KeyMismatch",
     "InvalidHelperData",
     "CudaUnavailable",
+    "ModelError",
+    "InvalidImage",
+    "NoFaceFound",
+    "PipelineMismatch",
 ]
 
 
@@ -49,3 +53,22 @@ class InvalidHelperData(FuzzyKeyError):
 
 class CudaUnavailable(FuzzyKeyError, RuntimeError):
     """A CUDA tensor reached a build of fuzzykey that has no CUDA kernels."""
+
+
+class ModelError(FuzzyKeyError):
+    """A model file is missing, altered (wrong SHA-256) or cannot be loaded."""
+
+
+class InvalidImage(FuzzyKeyError, ValueError):
+    """An image argument cannot be read: not a file, not a decodable image, or an
+    array of the wrong shape or dtype (also a ``ValueError``)."""
+
+
+class NoFaceFound(FuzzyKeyError):
+    """The face detector found no face in the image."""
+
+
+class PipelineMismatch(FuzzyKeyError):
+    """Helper data was made by another pipeline (encoder, binarizer, code or
+    mode) than the one asked to reproduce from it, or a secret is missing or
+    superfluous. Reproducing would certainly fail, so this says why instead."""
