@@ -8,7 +8,12 @@ reports decoding throughput in codewords per second on ONE thread, for words
 carrying exactly t random bit errors and for error-free words:
 
 * fuzzykey: ``BCHCode(m, t).decode_batch(words, threads=1)`` over a batch sized
-  so that one measurement takes about 0.3 s; median of 5 repeats.
+  so that one measurement takes about 0.3 s; median of 5 repeats. A third
+  fuzzykey column decodes errors and erasures at the bound 2e + f = 2t
+  (e = floor(t/2) errors and f = 2t - 2e erased bits holding random values,
+  ``decode_batch(words, erasures=masks, threads=1)``; the two-trial decoder
+  runs the plain decoder once or twice per word). bchlib and galois have no
+  erasure decoding, so that column has no counterpart.
 * bchlib (Python wrapper of the Linux kernel BCH library): ``decode`` followed by
   ``correct`` for each word in a Python loop (the library is per-word). bchlib
   works on bytes, so its code is shortened to the largest whole number of data
@@ -160,6 +165,9 @@ class PointResult:
     k: int
     fuzzykey_t_errors: Rate
     fuzzykey_0_errors: Rate
+    fuzzykey_erasures: Rate | None = None
+    erasures_errors: int = 0
+    erasures_erased: int = 0
     bchlib: BchlibInfo | None = None
     bchlib_t_errors: Rate | None = None
     bchlib_0_errors: Rate | None = None
@@ -261,14 +269,38 @@ def median_rate(runs_s: Sequence[float], words: int) -> Rate:
     )
 
 
+def random_erasures(
+    rng: np.random.Generator, rows: int, width: int, n_errors: int, n_erased: int
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """Disjoint 0/1 masks per row: ``n_errors`` error positions, ``n_erased`` erasures."""
+    errors = np.zeros((rows, width), dtype=np.uint8)
+    erased = np.zeros((rows, width), dtype=np.uint8)
+    total = n_errors + n_erased
+    if total == 0:
+        return errors, erased
+    chunk = max(1, (4 << 20) // width)
+    kth = sorted({max(n_erased - 1, 0), total - 1})
+    for start in range(0, rows, chunk):
+        stop = min(rows, start + chunk)
+        idx = np.argpartition(rng.random((stop - start, width)), kth, axis=1)
+        row = np.arange(start, stop)[:, None]
+        erased[row, idx[:, :n_erased]] = 1  # the n_erased smallest keys
+        errors[row, idx[:, n_erased:total]] = 1  # the next n_errors
+    return errors, erased
+
+
 # -- fuzzykey ----------------------------------------------------------------
 def _fuzzykey_words(
-    code: BCHCode, rows: int, n_errors: int, rng: np.random.Generator
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    code: BCHCode, rows: int, n_errors: int, rng: np.random.Generator, n_erased: int = 0
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8] | None]:
     msgs = rng.integers(0, 2, (rows, code.k), dtype=np.uint8)
     codewords = code.encode_batch(msgs, threads=0)
-    words = codewords ^ random_error_masks(rng, rows, code.n, n_errors)
-    return codewords, words
+    if n_erased == 0:
+        return codewords, codewords ^ random_error_masks(rng, rows, code.n, n_errors), None
+    errors, erased = random_erasures(rng, rows, code.n, n_errors, n_erased)
+    garbage = rng.integers(0, 2, (rows, code.n), dtype=np.uint8)
+    words = np.where(erased == 1, garbage, codewords ^ errors).astype(np.uint8)
+    return codewords, words, erased
 
 
 def _check_fuzzykey(
@@ -284,32 +316,37 @@ def _check_fuzzykey(
 
 
 def bench_fuzzykey(
-    code: BCHCode, n_errors: int, settings: Settings, rng: np.random.Generator
+    code: BCHCode,
+    n_errors: int,
+    settings: Settings,
+    rng: np.random.Generator,
+    n_erased: int = 0,
 ) -> Rate:
-    """``decode_batch(threads=1)`` throughput for words with ``n_errors`` errors."""
-    where = f"(m={code.m}, t={code.t}, {n_errors} errors)"
+    """``decode_batch(threads=1)`` throughput for words with ``n_errors`` errors
+    (and, if ``n_erased``, that many erased bits passed as ``erasures``)."""
+    where = f"(m={code.m}, t={code.t}, {n_errors} errors, {n_erased} erasures)"
     # Calibrate on a small batch (also warms caches and the code tables).
     probe_rows = 256
-    cw, words = _fuzzykey_words(code, probe_rows, n_errors, rng)
-    decoded, found = code.decode_batch(words, threads=1)
+    cw, words, masks = _fuzzykey_words(code, probe_rows, n_errors, rng, n_erased)
+    decoded, found = code.decode_batch(words, erasures=masks, threads=1)
     _check_fuzzykey(cw, decoded, found, n_errors, where)
     t0 = time.perf_counter()
-    code.decode_batch(words, threads=1)
+    code.decode_batch(words, erasures=masks, threads=1)
     probe_rate = probe_rows / max(time.perf_counter() - t0, 1e-9)
 
     needed = max(probe_rows, int(probe_rate * settings.fuzzykey_target_s))
     cap = max(probe_rows, min(MAX_BATCH_ROWS, MAX_BATCH_BYTES // code.n))
     rows = min(needed, cap)
     loops = max(1, round(needed / rows))
-    cw, words = _fuzzykey_words(code, rows, n_errors, rng)
-    decoded, found = code.decode_batch(words, threads=1)  # warm-up + check
+    cw, words, masks = _fuzzykey_words(code, rows, n_errors, rng, n_erased)
+    decoded, found = code.decode_batch(words, erasures=masks, threads=1)  # warm-up + check
     _check_fuzzykey(cw, decoded, found, n_errors, where)
 
     runs: list[float] = []
     for _ in range(settings.fuzzykey_repeats):
         t0 = time.perf_counter()
         for _ in range(loops):
-            decoded, found = code.decode_batch(words, threads=1)
+            decoded, found = code.decode_batch(words, erasures=masks, threads=1)
         runs.append(time.perf_counter() - t0)
         _check_fuzzykey(cw, decoded, found, n_errors, where)
     return median_rate(runs, rows * loops)
@@ -433,7 +470,7 @@ def bench_galois(
     where = f"(m={code.m}, t={code.t}, {n_errors} errors)"
 
     def make(rows: int) -> tuple[NDArray[np.uint8], Any]:
-        cw, words = _fuzzykey_words(code, rows, n_errors, rng)
+        cw, words, _ = _fuzzykey_words(code, rows, n_errors, rng)
         return cw, galois.GF2(np.ascontiguousarray(words[:, ::-1]))
 
     probe_rows = min(4, settings.galois_min_words)
@@ -491,6 +528,12 @@ def bench_point(
         k=code.k,
         fuzzykey_t_errors=bench_fuzzykey(code, t, settings, rng),
         fuzzykey_0_errors=bench_fuzzykey(code, 0, settings, rng),
+    )
+    # errors and erasures at the bound 2e + f = 2t
+    result.erasures_errors = t // 2
+    result.erasures_erased = 2 * t - 2 * (t // 2)
+    result.fuzzykey_erasures = bench_fuzzykey(
+        code, result.erasures_errors, settings, rng, n_erased=result.erasures_erased
     )
 
     try:
@@ -578,6 +621,21 @@ def print_decode_table(results: Sequence[PointResult]) -> None:
         print("\n".join(notes))
 
 
+def print_erasure_table(results: Sequence[PointResult]) -> None:
+    """Errors and erasures at 2e + f = 2t next to plain decoding with t errors."""
+    headers = ("(m,t)", "n", "e", "f", "e+f erasures/s", "t errors/s", "ratio")
+    rows = [
+        (
+            f"({r.m},{r.t})", str(r.n), str(r.erasures_errors), str(r.erasures_erased),
+            _fmt_rate(r.fuzzykey_erasures), _fmt_rate(r.fuzzykey_t_errors),
+            _fmt_ratio(PointResult._ratio(r.fuzzykey_erasures, r.fuzzykey_t_errors)),
+        )  # fmt: skip
+        for r in results
+    ]
+    print("fuzzykey errors-and-erasures decoding, codewords/s on one thread (median)")
+    _print_table(headers, rows)
+
+
 def print_construction_table(results: Sequence[ConstructionResult]) -> None:
     """Second table: generator-polynomial construction."""
     headers = ("(m,t)", "n", "k", "deg g", "first ms", "median ms")
@@ -617,6 +675,11 @@ def to_json(
                 "k": r.k,
                 "fuzzykey_t_errors_per_s": r.fuzzykey_t_errors.words_per_s,
                 "fuzzykey_0_errors_per_s": r.fuzzykey_0_errors.words_per_s,
+                "fuzzykey_erasures_per_s": (
+                    r.fuzzykey_erasures.words_per_s if r.fuzzykey_erasures else None
+                ),
+                "erasures_errors": r.erasures_errors,
+                "erasures_erased": r.erasures_erased,
                 "bchlib_t_errors_per_s": r.bchlib_t_errors.words_per_s if r.bchlib_t_errors else None,
                 "bchlib_0_errors_per_s": r.bchlib_0_errors.words_per_s if r.bchlib_0_errors else None,
                 "galois_t_errors_per_s": r.galois_t_errors.words_per_s if r.galois_t_errors else None,
@@ -626,6 +689,7 @@ def to_json(
                 "details": {
                     "fuzzykey_t_errors": _rate_json(r.fuzzykey_t_errors),
                     "fuzzykey_0_errors": _rate_json(r.fuzzykey_0_errors),
+                    "fuzzykey_erasures": _rate_json(r.fuzzykey_erasures),
                     "bchlib_code": None if r.bchlib is None else asdict(r.bchlib),
                     "bchlib_t_errors": _rate_json(r.bchlib_t_errors),
                     "bchlib_0_errors": _rate_json(r.bchlib_0_errors),
@@ -699,6 +763,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print()
     print_decode_table(results)
+    print()
+    print_erasure_table(results)
     print()
     print_construction_table(construction)
     print()

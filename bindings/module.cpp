@@ -58,6 +58,27 @@ py::tuple decode_batch(const BchCode& code, const U8Array& words, int threads) {
   return py::make_tuple(out, n_errors);
 }
 
+py::tuple decode_erasures_batch(const BchCode& code, const U8Array& words,
+                                const U8Array& erasures, int threads) {
+  check_matrix(words, code.n(), "words");
+  check_matrix(erasures, code.n(), "erasures");
+  if (erasures.shape(0) != words.shape(0)) {
+    throw py::value_error("erasures must have as many rows as words");
+  }
+  const auto rows = static_cast<size_t>(words.shape(0));
+  U8Array out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(code.n())});
+  py::array_t<int32_t> n_errors(static_cast<py::ssize_t>(rows));
+  const uint8_t* in = words.data();
+  const uint8_t* mask = erasures.data();
+  uint8_t* o = out.mutable_data();
+  int32_t* e = n_errors.mutable_data();
+  {
+    py::gil_scoped_release release;
+    code.decode_erasures_batch(in, mask, o, e, rows, threads);
+  }
+  return py::make_tuple(out, n_errors);
+}
+
 U8Array generator(const BchCode& code) {
   const int deg = code.n() - code.k();
   U8Array out(deg + 1);
@@ -88,7 +109,9 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("full_length", &BchCode::full_length)
       .def("generator", &generator)
       .def("encode_batch", &encode_batch, py::arg("msgs").noconvert(), py::arg("threads") = 0)
-      .def("decode_batch", &decode_batch, py::arg("words").noconvert(), py::arg("threads") = 0);
+      .def("decode_batch", &decode_batch, py::arg("words").noconvert(), py::arg("threads") = 0)
+      .def("decode_erasures_batch", &decode_erasures_batch, py::arg("words").noconvert(),
+           py::arg("erasures").noconvert(), py::arg("threads") = 0);
 
   m.def(
       "generator_degrees",

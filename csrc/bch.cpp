@@ -10,6 +10,28 @@
 // w + e has S_1..S_2t = 0, i.e. is divisible by g: a codeword at distance L <= t.
 // Roots outside the n positions of a shortened code are not counted, so they
 // give a failure too.
+//
+// Errors and erasures (decode_erasures_with), two trials for a binary code. Let
+// c be the sent codeword, r the received word, E its f erased positions and
+// d'(x, y) the Hamming distance off E; e = d'(c, r) errors sit off E.
+// (1) One trial decodes to c when 2e + f <= 2t. Trial b in {0, 1} reads every
+//     erased bit as b, so its word differs from c in e + a_b places, a_b the
+//     number of i in E with c_i != b. a_0 + a_1 = f, so min(a_0, a_1) <= f/2 and
+//     that trial has e + floor(f/2) <= t errors: the decoder returns c.
+// (2) c is strictly the closest codeword to r off E. Any codeword c' != c has
+//     d(c, c') >= 2t + 1 (the designed distance), and by the triangle inequality
+//     off E, d(c, c') = d_E(c, c') + d'(c, c') <= f + e + d'(c', r), so
+//     d'(c', r) >= 2t + 1 - e - f > e = d'(c, r) when 2e + f <= 2t.
+//     Both trials return codewords or failures (shown above), so choosing the
+//     candidate closest off E returns c: no tie can arise within the bound.
+// (3) Shortcut: (2) holds for any codeword in place of c, so if trial 0 gives a
+//     codeword c0 with 2 d'(c0, r) + f <= 2t, trial 1 can only fail, return c0,
+//     or return a codeword farther off E: it is skipped, with the same result.
+// Beyond the bound: if only one trial decodes, its codeword is returned (a
+// codeword, not necessarily the sent one); if both decode to different
+// codewords equally close off E, the word is a failure (ambiguous, -1). Which
+// trial runs first never changes the result. A word with no erasure is decoded
+// once, exactly as decode() does.
 #include "bch.hpp"
 
 #include <algorithm>
@@ -297,6 +319,8 @@ BchCode::Workspace BchCode::make_workspace() const {
   ws.bit_lists.assign(static_cast<size_t>(field_.m()) * (T + 1), 0);
   ws.bit_counts.assign(static_cast<size_t>(field_.m()), 0);
   ws.roots.reserve(T + 1);
+  ws.erased.assign(words_, 0);
+  ws.first.reserve(T + 1);
   return ws;
 }
 
@@ -521,6 +545,83 @@ void BchCode::decode_batch(const uint8_t* words, uint8_t* out, int32_t* n_errors
         for (uint32_t p : ws.roots) o[p] ^= 1u;
       }
       n_errors[r] = e;
+    }
+  });
+}
+
+int BchCode::decode_erasures_with(const uint8_t* word, const uint8_t* erasures, uint8_t* out,
+                                  Workspace& ws) const {
+  const size_t n = static_cast<size_t>(n_);
+  uint64_t* packed = ws.packed.data();
+  uint64_t* erased = ws.erased.data();
+  pack_bytes(erasures, n, erased);
+  size_t f = 0;
+  for (size_t q = 0; q < words_; ++q) f += static_cast<size_t>(__builtin_popcountll(erased[q]));
+  pack_bytes(word, n, packed);
+  std::memcpy(out, word, n);  // stays the input on failure
+  if (f == 0) {
+    const int e = decode_packed(packed, ws);
+    if (e > 0) {
+      for (uint32_t p : ws.roots) out[p] ^= 1u;
+    }
+    return e;
+  }
+  // Corrections that fall off E (d' of the trial's codeword to the word).
+  const auto off_erasures = [erased](const std::vector<uint32_t>& roots) {
+    int d = 0;
+    for (uint32_t p : roots) d += static_cast<int>(((erased[p >> 6] >> (p & 63)) & 1u) ^ 1u);
+    return d;
+  };
+  // The codeword of trial b: the word with E read as b, corrected at roots.
+  const auto emit = [&](uint8_t b, const std::vector<uint32_t>& roots, int d) {
+    for (size_t i = 0; i < n; ++i) {
+      if (erasures[i] & 1u) out[i] = b;
+    }
+    for (uint32_t p : roots) out[p] ^= 1u;
+    return d;
+  };
+  const int64_t bound = 2 * static_cast<int64_t>(t_);
+  const int64_t fi = static_cast<int64_t>(f);
+
+  // Trial 0: erased bits read as 0.
+  for (size_t q = 0; q < words_; ++q) packed[q] &= ~erased[q];
+  const int e0 = decode_packed(packed, ws);
+  int d0 = -1;
+  if (e0 >= 0) {
+    d0 = off_erasures(ws.roots);
+    if (2 * static_cast<int64_t>(d0) + fi <= bound) return emit(0, ws.roots, d0);  // (3)
+    ws.first.assign(ws.roots.begin(), ws.roots.end());
+  }
+  // Trial 1: erased bits read as 1.
+  for (size_t q = 0; q < words_; ++q) packed[q] |= erased[q];
+  const int e1 = decode_packed(packed, ws);
+  const int d1 = e1 >= 0 ? off_erasures(ws.roots) : -1;
+  if (e1 < 0) return e0 < 0 ? -1 : emit(0, ws.first, d0);
+  if (e0 < 0 || d1 < d0) return emit(1, ws.roots, d1);
+  if (d0 < d1) return emit(0, ws.first, d0);
+  // Equally close: the same codeword iff the corrections differ exactly on E.
+  for (size_t q = 0; q < words_; ++q) packed[q] = erased[q];
+  for (uint32_t p : ws.first) packed[p >> 6] ^= uint64_t(1) << (p & 63);
+  for (uint32_t p : ws.roots) packed[p >> 6] ^= uint64_t(1) << (p & 63);
+  for (size_t q = 0; q < words_; ++q) {
+    if (packed[q]) return -1;  // two different codewords: ambiguous
+  }
+  return emit(1, ws.roots, d1);
+}
+
+int BchCode::decode_erasures(const uint8_t* word, const uint8_t* erasures, uint8_t* out) const {
+  Workspace ws = make_workspace();
+  return decode_erasures_with(word, erasures, out, ws);
+}
+
+void BchCode::decode_erasures_batch(const uint8_t* words, const uint8_t* erasures, uint8_t* out,
+                                    int32_t* n_errors, size_t rows, int threads) const {
+  ensure_tables();
+  const size_t n = static_cast<size_t>(n_);
+  parallel_rows(rows, threads, 16, [&](size_t begin, size_t end) {
+    Workspace ws = make_workspace();
+    for (size_t r = begin; r < end; ++r) {
+      n_errors[r] = decode_erasures_with(words + r * n, erasures + r * n, out + r * n, ws);
     }
   });
 }

@@ -17,6 +17,13 @@
 // failure (returns -1) whenever L > t or Lambda does not have exactly L distinct
 // roots among the n positions; when it returns a correction, the result is a
 // codeword within distance L <= t of the input (see DESIGN notes in bch.cpp).
+//
+// Errors and erasures (decode_erasures*): a received word plus a mask of f
+// erased positions whose values are unknown. Two trials (erased bits all 0, then
+// all 1) with the decoder above; among the codewords they give, the one closest
+// to the word on the non-erased positions wins (a tie between two different
+// codewords is a failure). Every pattern of e errors on non-erased positions
+// and f erasures with 2e + f <= 2t is corrected (proof in bch.cpp).
 #pragma once
 
 #include <cstddef>
@@ -70,6 +77,15 @@ class BchCode {
   void decode_batch(const uint8_t* words, uint8_t* out, int32_t* n_errors, size_t rows,
                     int threads) const;
 
+  // Errors-and-erasures decoding. erasures: n bytes 0/1 per word, 1 = erased
+  // (the word's value there is ignored). out: the codeword, or a copy of word
+  // on failure. Returns the number of NON-erased positions where out differs
+  // from word (erased positions are not counted), or -1 on failure. A word
+  // without erasures is decoded exactly as decode() does.
+  int decode_erasures(const uint8_t* word, const uint8_t* erasures, uint8_t* out) const;
+  void decode_erasures_batch(const uint8_t* words, const uint8_t* erasures, uint8_t* out,
+                             int32_t* n_errors, size_t rows, int threads) const;
+
   // Scratch space for one decoding thread.
   struct Workspace {
     std::vector<uint64_t> packed;    // the received word, packed
@@ -85,6 +101,8 @@ class BchCode {
     std::vector<uint32_t> bit_lists; // bitsliced Chien: coefficient indices per bit
     std::vector<uint32_t> bit_counts;
     std::vector<uint32_t> roots;     // error positions found
+    std::vector<uint64_t> erased;    // erasure mask, packed
+    std::vector<uint32_t> first;     // error positions of the first erasure trial
   };
   Workspace make_workspace() const;
   // Decode an already packed word (ceil(n/64) words, bits >= n zero); the error
@@ -104,6 +122,8 @@ class BchCode {
   int chien(int L, Workspace& ws) const;
   int chien_bitsliced(int L, Workspace& ws) const;
   int chien_scalar(int L, Workspace& ws) const;
+  int decode_erasures_with(const uint8_t* word, const uint8_t* erasures, uint8_t* out,
+                           Workspace& ws) const;
 
   GF2m field_;
   int t_;

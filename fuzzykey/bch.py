@@ -24,6 +24,27 @@ among the n positions. With more than t errors it may still land on another
 codeword (that is inherent to any bounded-distance decoder); the fuzzy
 extractor's tag catches that case.
 
+Errors and erasures: ``decode(word, erasures=mask)`` takes a mask of positions
+whose bits are unknown (1 = erased; the word's bits there are ignored). With e
+errors among the non-erased positions and f erasures it returns the sent codeword
+whenever
+
+.. math::
+
+    2e + f \\le 2t = d - 1, \\qquad d = 2t + 1 \\text{ the designed distance},
+
+so an erasure costs half an error. The decoder makes two trials, reading every
+erased bit as 0 and then as 1. One of them has at most :math:`e + \\lfloor f/2
+\\rfloor \\le t` errors and decodes to the sent codeword c. Any other codeword c'
+differs from c in at least :math:`2t + 1` places, of which at most f are erased
+and at most e are places off the erasures where the word differs from c, so c'
+differs from the word in at least :math:`2t + 1 - f - e > e` non-erased places:
+the candidate closest to the word on the non-erased positions is c. Beyond the
+bound the decoder returns the closer candidate (always a codeword), or reports a
+failure when neither trial decodes or two different codewords are equally close.
+``n_errors`` then counts the non-erased positions that were corrected; erased
+positions are not counted.
+
 Example:
     >>> import numpy as np
     >>> from fuzzykey import BCHCode
@@ -36,6 +57,18 @@ Example:
     >>> codeword, n_errors = code.decode(word)
     >>> n_errors, bool((code.message(codeword) == msg).all())
     (3, True)
+
+    With erasures, 2e + f <= 2t: 60 errors and 84 erased bits (2 * 60 + 84 = 204):
+
+    >>> rng = np.random.default_rng(1)
+    >>> sent = code.encode(msg)
+    >>> where = rng.permutation(code.n)
+    >>> erasures = np.zeros(code.n, dtype=bool); erasures[where[:84]] = True
+    >>> word = sent.copy(); word[where[84:144]] ^= 1          # 60 errors off the erasures
+    >>> word[erasures] = rng.integers(0, 2, 84)              # whatever was read there
+    >>> codeword, n_errors = code.decode(word, erasures=erasures)
+    >>> n_errors, bool((codeword == sent).all())
+    (60, True)
 """
 
 from __future__ import annotations
@@ -74,6 +107,20 @@ def _check_m(m: Any) -> int:
     if not MIN_M <= value <= MAX_M:
         raise InvalidArgument(f"m must be between {MIN_M} and {MAX_M}, got {value}")
     return value
+
+
+def _as_erasures(value: Any, shape: tuple[int, ...]) -> NDArray[np.uint8]:
+    """An erasure mask of exactly ``shape`` as C-contiguous 0/1 uint8."""
+    arr = np.asarray(value)
+    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidArgument(
+            f"erasures must be a bool or 0/1 integer mask, got dtype {arr.dtype}"
+        )
+    if arr.shape != shape:
+        raise InvalidArgument(
+            f"erasures must have the shape of the word(s), {shape}, got shape {arr.shape}"
+        )
+    return as_bits(arr, "erasures", ndim=len(shape), length=shape[-1])
 
 
 def _log_binomial_tails(n: int, p: float) -> NDArray[np.float64]:
@@ -180,40 +227,69 @@ class BCHCode:
         out: NDArray[np.uint8] = self._code.encode_batch(bits, as_threads(threads))
         return out
 
-    def decode(self, word: Any) -> tuple[NDArray[np.uint8], int]:
-        """Correct an n-bit word.
+    def decode(self, word: Any, *, erasures: Any = None) -> tuple[NDArray[np.uint8], int]:
+        """Correct an n-bit word, optionally with erased (unknown) positions.
+
+        Args:
+            word: shape (n,), uint8/bool 0/1.
+            erasures: None, or a mask of the same shape (bool or 0/1 integers),
+                1 where the bit is unknown; the word's bits there are ignored.
+                e errors off the erasures and f erasures are corrected whenever
+                :math:`2e + f \\le 2t` (see the module docstring).
 
         Returns:
-            ``(codeword, n_errors)``: the nearest codeword and how many bits were
-            flipped to reach it (at most t).
+            ``(codeword, n_errors)``: the codeword found and how many bits were
+            flipped to reach it (at most t without erasures). With erasures,
+            ``n_errors`` counts only the non-erased positions that differ from
+            ``word``.
 
         Raises:
-            DecodingFailure: the decoder detected more than t errors.
+            DecodingFailure: the decoder detected more than t errors (with
+                erasures: neither trial decoded, or two codewords were equally
+                close off the erasures).
+            InvalidArgument: ``word`` or ``erasures`` has the wrong shape, dtype
+                or values.
         """
         bits = as_bits(word, "word", ndim=1, length=self.n)
-        codewords, n_errors = self._code.decode_batch(bits[None, :], 1)
+        if erasures is None:
+            codewords, n_errors = self._code.decode_batch(bits[None, :], 1)
+        else:
+            mask = _as_erasures(erasures, bits.shape)
+            codewords, n_errors = self._code.decode_erasures_batch(bits[None, :], mask[None, :], 1)
         if n_errors[0] < 0:
-            raise DecodingFailure(
-                f"more than t = {self.t} errors in a word of {self.n} bits "
-                f"(detected by {self!r})"
-            )
+            if erasures is None:
+                why = f"more than t = {self.t} errors in a word of {self.n} bits"
+            else:
+                why = (
+                    f"too many errors and erasures in a word of {self.n} bits "
+                    f"(corrected when 2 * errors + erasures <= 2t = {2 * self.t})"
+                )
+            raise DecodingFailure(f"{why} (detected by {self!r})")
         return codewords[0], int(n_errors[0])
 
     def decode_batch(
-        self, words: Any, *, threads: int | None = None
+        self, words: Any, *, erasures: Any = None, threads: int | None = None
     ) -> tuple[NDArray[np.uint8], NDArray[np.int32]]:
         """Correct many words at once (multithreaded, GIL released).
 
         Args:
             words: shape (rows, n), uint8/bool 0/1.
+            erasures: None, or a mask of shape (rows, n) (bool or 0/1 integers),
+                1 where a bit is unknown; as in :meth:`decode`.
             threads: worker threads; None or 0 = all cores.
 
         Returns:
             ``(codewords, n_errors)``: shape (rows, n) and (rows,). A row whose
             decoding failed has ``n_errors == -1`` and its input left unchanged.
+            With erasures, ``n_errors`` counts the corrected non-erased positions;
+            a row without erasures decodes exactly as it would without a mask.
         """
         bits = as_bits(words, "words", ndim=2, length=self.n)
-        codewords, n_errors = self._code.decode_batch(bits, as_threads(threads))
+        if erasures is None:
+            codewords, n_errors = self._code.decode_batch(bits, as_threads(threads))
+        else:
+            mask = _as_erasures(erasures, bits.shape)
+            codewords, n_errors = self._code.decode_erasures_batch(bits, mask, as_threads(threads))
         return codewords, n_errors
 
     def message(self, codeword: Any) -> NDArray[np.uint8]:
