@@ -109,14 +109,35 @@ def public_projections(rows: int, dim: int) -> NDArray[np.float32]:
 
 
 def haar_rotation(seed: bytes, dim: int) -> NDArray[np.float64]:
-    """A Haar-distributed (uniformly random) rotation of R^dim from ``seed``.
+    """A Haar-distributed (uniformly random) orthogonal matrix of size ``dim`` from ``seed``.
 
-    QR of a Gaussian matrix with the signs of R's diagonal moved into Q
-    (Mezzadri 2007), so the distribution is exactly uniform on O(dim).
+    Stewart's product of Householder reflections (G. W. Stewart, SIAM J. Numer.
+    Anal. 17(3), 1980; the construction of ``scipy.stats.ortho_group``): for
+    j = 0..dim-1 draw a standard normal x of length dim - j, reflect it onto
+    :math:`-\\operatorname{sign}(x_0) \\lVert x \\rVert e_0` and apply that reflection to
+    columns j.. of the running product. The normals are the first
+    :math:`\\sum_j (dim - j)` of :func:`shake_normals` on the seed. Written with
+    elementwise numpy only: LAPACK's QR, the textbook route, took ~0.3 s instead
+    of ~3 ms for dim = 128 when OpenBLAS threads competed for busy cores.
     """
-    g = shake_normals(_ROTATION_LABEL + seed, dim * dim).reshape(dim, dim)
-    q, r = np.linalg.qr(g)
-    return np.asarray(q * np.sign(np.diag(r)), dtype=np.float64)
+    dim = as_int(dim, "dim")
+    if dim < 1:
+        raise InvalidArgument(f"dim must be >= 1, got {dim}")
+    normals = shake_normals(_ROTATION_LABEL + seed, dim * (dim + 1) // 2)
+    h = np.eye(dim)
+    offset = 0
+    for j in range(dim):
+        x = normals[offset : offset + dim - j].copy()
+        offset += dim - j
+        norm2 = float((x * x).sum())
+        x0 = float(x[0])
+        d = 1.0 if x0 >= 0.0 else -1.0
+        x[0] += d * np.sqrt(norm2)
+        x /= np.sqrt((norm2 - x0 * x0 + x[0] * x[0]) / 2.0)
+        block = h[:, j:]
+        proj = (block * x).sum(axis=1)
+        h[:, j:] = -d * (block - proj[:, None] * x)
+    return h
 
 
 class Center:

@@ -25,6 +25,20 @@ check it: :meth:`FuzzyExtractor.reproduce` refuses any helper that was changed.
 Parsing is strict: wrong magic, unknown version, parameters that are no BCH
 code, a k that does not match, nonzero padding, or a length that is not exactly
 right raise :class:`InvalidHelperData`.
+
+Example:
+    >>> import numpy as np
+    >>> from fuzzykey import BCHCode, FuzzyExtractor, HelperData, InvalidHelperData
+    >>> fe = FuzzyExtractor(BCHCode(m=6, t=3))
+    >>> _, helper = fe.generate(np.zeros(63, np.uint8), metadata=b"public note")
+    >>> raw = helper.to_bytes()
+    >>> len(raw), raw[:4], HelperData.from_bytes(raw).metadata   # 50 + 8 + 11 + 32 bytes
+    (101, b'FZKH', b'public note')
+    >>> try:
+    ...     HelperData.from_bytes(raw[:-1])
+    ... except InvalidHelperData:
+    ...     print("truncated")
+    truncated
 """
 
 from __future__ import annotations

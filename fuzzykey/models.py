@@ -27,7 +27,7 @@ Example:
     'face_recognition_sface_2021dec_int8bq.onnx'
     >>> model = fixed_sface_model()
     >>> sorted({node.op_type for node in model.graph.node})  # doctest: +NORMALIZE_WHITESPACE
-    ['Add', 'BatchNormalization', 'Conv', 'Dropout', 'Flatten', 'Gemm', 'Mul', 'PRelu', 'Sub']
+    ['BatchNormalization', 'Conv', 'Dropout', 'Flatten', 'Gemm', 'Mul', 'PRelu', 'Sub']
 """
 
 from __future__ import annotations
