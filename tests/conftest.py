@@ -92,3 +92,62 @@ def medium_code() -> BCHCode:
 @pytest.fixture
 def small_fe(small_code: BCHCode) -> FuzzyExtractor:
     return FuzzyExtractor(small_code, key_bytes=32, info=b"conftest")
+
+
+# --------------------------------------------------------------------------- face pipeline
+# Real data and the shared, expensive face-model objects. The optional [face]
+# modules are imported inside the fixtures, so the BCH/extractor tests above
+# need none of them.
+
+
+def shared_data_dir():
+    """``$FUZZYKEY_DATA``, else ``../shared/data`` beside the project (a ``pathlib.Path``)."""
+    import os
+    from pathlib import Path
+
+    env = os.environ.get("FUZZYKEY_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def lfw_root():
+    """The ``lfw-dev`` folder (``images/<Name>/<Name>_NNNN.jpg``, ``pairsDevTrain.txt``)."""
+    root = shared_data_dir() / "lfw-dev"
+    if not (root / "images").is_dir():
+        pytest.fail(f"LFW dev data not found at {root}; point FUZZYKEY_DATA at the shared data folder")
+    return root
+
+
+@pytest.fixture(scope="session")
+def lfw_images(lfw_root):
+    """The LFW ``images`` folder."""
+    return lfw_root / "images"
+
+
+@pytest.fixture(scope="session")
+def face_cache_dir(tmp_path_factory):
+    """A private ``$FUZZYKEY_CACHE`` for the session-wide face models."""
+    return tmp_path_factory.mktemp("fuzzykey-cache")
+
+
+@pytest.fixture(scope="session")
+def yunet(face_cache_dir):
+    """One YuNet detector (default settings) for the session."""
+    pytest.importorskip("cv2")
+    from fuzzykey.detect import YuNetDetector
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FUZZYKEY_CACHE", str(face_cache_dir))
+        return YuNetDetector()
+
+
+@pytest.fixture(scope="session")
+def sface(face_cache_dir):
+    """One SFace encoder for the session (the fixed graph is cached under ``face_cache_dir``)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from fuzzykey.encoders import SFaceEncoder
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FUZZYKEY_CACHE", str(face_cache_dir))
+        return SFaceEncoder()
