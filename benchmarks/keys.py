@@ -98,10 +98,11 @@ def run_mode(
 ) -> dict[str, Any]:
     """Real-path FRR/FAR plus the Hamming distances for the sweep."""
     code = kg.secret_code if mode == "secret" else kg.face_code
-    gen_ok = gen_n = imp_ok = imp_n = 0
+    gen_ok = gen_n = imp_ok = imp_n = wrong_keys = wrong_n = 0
     gen_d: list[np.ndarray] = []
     imp_d: list[np.ndarray] = []
     helpers, secrets, owners = [], [], []
+    enrolled_bits: list[np.ndarray] = []
     pool = np.arange(len(emb))
     t0 = time.perf_counter()
     for count, i in enumerate(enroll_idx):
@@ -119,6 +120,10 @@ def run_mode(
         good = [k == enrollment.key for k in keys]
         if any(k is not None and k != enrollment.key for k in keys):
             raise RuntimeError("a wrong key came out of reproduce_embeddings")
+        if secret is not None:  # the genuine photos with a wrong secret: never a key
+            wrong = kg.reproduce_embeddings(emb[same], enrollment.helper, secret=os.urandom(32))
+            wrong_keys += sum(k is not None for k in wrong)
+            wrong_n += len(same)
         gen_ok += sum(good[: len(same)])
         gen_n += len(same)
         imp_ok += sum(good[len(same) :])
@@ -126,6 +131,7 @@ def run_mode(
         header = json.loads(fuzzykey.HelperData.from_bytes(enrollment.helper).metadata)
         nonce = bytes.fromhex(header.get("nonce", ""))
         wb, pb = bits_of(kg, mode, emb[i], np.concatenate([emb[same], emb[imp]]), secret, nonce)
+        enrolled_bits.append(wb)
         dist = (pb != wb).sum(axis=1)
         gen_d.append(dist[: len(same)])
         imp_d.append(dist[len(same) :])
@@ -157,6 +163,8 @@ def run_mode(
         "far_events": imp_ok,
         "n_genuine": gen_n,
         "n_impostor": imp_n,
+        "wrong_secret_keys": wrong_keys,
+        "wrong_secret_attempts": wrong_n,
         "n_enrollments": len(enroll_idx),
         "sweep_consistent": bool(predicted_gen == gen_ok and predicted_imp == imp_ok)
         if kg.erasure_trials == (0,)
@@ -168,6 +176,7 @@ def run_mode(
         "helpers": helpers,
         "secrets": secrets,
         "owners": owners,
+        "enrolled_bits": enrolled_bits,
     }
 
 
@@ -210,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data)")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--max-per-person", type=int, default=6)
-    p.add_argument("--impostors-per-helper", type=int, default=40)
+    p.add_argument("--impostors-per-helper", type=int, default=60)
     p.add_argument("--attack-helpers", type=int, default=200)
     p.add_argument("--dictionary-size", type=int, default=2000)
     p.add_argument("--throughput-images", type=int, default=100)
@@ -352,8 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         exclude=fo["owners"][:n_att],
         dictionary_labels=labels[dict_idx],
     )
+    recovered = [
+        float(np.mean(r.bits == wb)) if r.bits is not None else 0.0
+        for r, wb in zip(helper_only, sec["enrolled_bits"][:n_att], strict=True)
+    ]
     attacks["secret"] = {
         "structural_helper_only_keys": sum(r.key is not None for r in helper_only),
+        "structural_helper_only_bits_recovered": float(np.mean([max(a, 1 - a) for a in recovered])),
+        "wrong_secret_keys": sec["wrong_secret_keys"],
+        "wrong_secret_attempts": sec["wrong_secret_attempts"],
         "structural_stolen_secret_keys": sum(r.key is not None for r in stolen),
         "helpers": n_att,
         "dictionary": d_secret.curve(),
@@ -400,7 +416,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  t={row['t']:4d} k={row['k']:4d} FRR {row['frr']:.2%} FAR {row['far']:.4%}")
             last = row["k"]
     print(f"\nattacks on {n_att} helpers each:")
-    print(f"  secret mode, structural, helper only: {attacks['secret']['structural_helper_only_keys']} keys")
+    print(
+        f"  secret mode, structural, helper only: {attacks['secret']['structural_helper_only_keys']} keys "
+        f"(enrolled bits recovered up to sign: "
+        f"{attacks['secret']['structural_helper_only_bits_recovered']:.1%}; they are the secretly rotated "
+        "face's, useless without the secret)"
+    )
+    print(
+        f"  secret mode, genuine photos with a wrong secret: {sec['wrong_secret_keys']} keys in "
+        f"{sec['wrong_secret_attempts']:,} attempts"
+    )
     print(
         "  secret mode, structural, helper + stolen secret: "
         f"{attacks['secret']['structural_stolen_secret_keys']} keys"

@@ -98,6 +98,8 @@ def public_projections(rows: int, dim: int) -> NDArray[np.float32]:
 
     Row i is the same for every ``rows`` > i: P is one infinite sequence of rows.
     """
+    if as_int(rows, "rows") < 1 or as_int(dim, "dim") < 1:
+        raise InvalidArgument(f"rows and dim must be >= 1, got rows={rows}, dim={dim}")
     seeds = [
         PROJECTION_LABEL + b"/" + str(dim).encode() + b"/" + str(block).encode()
         for block in range((rows + 1023) // 1024)
@@ -144,7 +146,7 @@ class Center:
     """A named mean vector subtracted from embeddings before binarization."""
 
     def __init__(self, name: str, values: Any) -> None:
-        vec = np.asarray(values, dtype=np.float32)
+        vec = np.array(values, dtype=np.float32)  # a copy: freezing must not touch the caller's array
         if vec.ndim != 1 or not np.all(np.isfinite(vec)):
             raise InvalidArgument(f"center values must be a finite 1-D vector, got shape {vec.shape}")
         self.name = name

@@ -112,14 +112,13 @@ class LfwPair(NamedTuple):
 def parse_lfw_pairs(text: str, *, source: str = "pairs text") -> list[LfwPair]:
     """Parse LFW's pairs format; a malformed line raises :class:`InvalidArgument`."""
     pairs: list[LfwPair] = []
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
+    numbered = [(no, line.strip()) for no, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not numbered:
         raise InvalidArgument(f"{source} is empty")
-    head = lines[0].split()
-    if not all(part.isdigit() for part in head):
-        raise InvalidArgument(f"{source} line 1: expected the pair count(s), got {lines[0][:60]!r}")
-    for lineno, line in enumerate(lines[1:], start=2):
+    head_no, head_line = numbered[0]
+    if not all(part.isdigit() for part in head_line.split()):
+        raise InvalidArgument(f"{source} line {head_no}: expected the pair count(s), got {head_line[:60]!r}")
+    for lineno, line in numbered[1:]:
         parts = line.split()
         try:
             if len(parts) == 3:
@@ -222,7 +221,7 @@ def embed_files(files: Sequence[str | os.PathLike[str]], detector: Any, encoder:
     out = np.full((len(paths), dim), np.nan, dtype=np.float32)
     n_faces = np.zeros(len(paths), dtype=np.int32)
     failures: dict[int, str] = {}
-    cache_path = _cache_file(str(detector.name), str(encoder.name))
+    cache_path = _cache_file(str(getattr(detector, "cache_key", detector.name)), str(encoder.name))
     store = _load_cache(cache_path, dim) if cache else {}
     seconds = {"detection": 0.0, "embedding": 0.0}
     pending: list[tuple[int, bytes, NDArray[np.uint8], int]] = []

@@ -161,6 +161,11 @@ class YuNetDetector:
         det.setInputSize((width, height))
         return det
 
+    @property
+    def cache_key(self) -> str:
+        """Identifies the model and every setting that changes its output (for embedding caches)."""
+        return f"{self.name}/score{self.score_threshold}/nms{self.nms_threshold}/max{self.max_side}"
+
     def detect(self, image: ImageSource) -> list[Face]:
         """Every face in ``image``, largest first."""
         import cv2

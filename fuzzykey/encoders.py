@@ -69,10 +69,11 @@ class FaceEncoder(Protocol):
 def check_faces(faces: Any, size: int) -> NDArray[np.uint8]:
     """``faces`` as a contiguous ``(N, size, size, 3)`` uint8 array (one crop may omit N)."""
     arr = np.asarray(faces)
+    given = arr.shape
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[1:] != (size, size, 3):
-        raise InvalidArgument(f"faces must be (N, {size}, {size}, 3) RGB crops, got shape {arr.shape}")
+        raise InvalidArgument(f"faces must be (N, {size}, {size}, 3) RGB crops, got shape {given}")
     if arr.dtype != np.uint8:
         raise InvalidArgument(f"faces must be uint8, got dtype {arr.dtype}")
     return np.ascontiguousarray(arr)

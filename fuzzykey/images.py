@@ -53,6 +53,10 @@ def _from_pil(img: Any, what: str) -> NDArray[np.uint8]:
         img = ImageOps.exif_transpose(img)
         if img.width * img.height > _MAX_PIXELS:
             raise InvalidImage(f"{what} has {img.width}x{img.height} pixels, more than {_MAX_PIXELS}")
+        if img.mode in ("I;16", "I;16L", "I;16B", "I;16N"):  # 16-bit grey: scale, do not clip
+            grey16 = np.asarray(img).astype(np.uint32)
+            grey = ((grey16 * 255 + 32767) // 65535).astype(np.uint8)
+            return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
         rgb = img.convert("RGB")
         return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
     except InvalidImage:
@@ -118,7 +122,11 @@ def _decode(data: bytes, what: str) -> NDArray[np.uint8]:
 
     try:
         img = Image.open(io.BytesIO(data))
+        if img.width * img.height > _MAX_PIXELS:  # refuse before decoding, not after
+            raise InvalidImage(f"{what} has {img.width}x{img.height} pixels, more than {_MAX_PIXELS}")
         img.load()
+    except InvalidImage:
+        raise
     except Exception as exc:
         message = str(exc).split(" <_io.BytesIO")[0]
         raise InvalidImage(f"{what} are not a readable image: {message}" if what.startswith("image bytes")

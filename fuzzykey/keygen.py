@@ -70,7 +70,7 @@ from .bch import BCHCode
 from .binarizers import SecretSelectBinarizer, SignBinarizer, check_embeddings
 from .errors import InvalidArgument, InvalidHelperData, KeyMismatch, PipelineMismatch
 from .extractor import FuzzyExtractor
-from .helper import HelperData
+from .helper import MAX_KEY_BYTES, HelperData
 from .images import ImageSource
 
 __all__ = [
@@ -110,6 +110,14 @@ def password_secret(password: str | bytes, salt: bytes, *, n: int = 2**17, r: in
         )
     out = scrypt(pw, salt, 32, N=n, r=r, p=p)
     return out if isinstance(out, bytes) else out[0]
+
+
+def _unit_rows(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
+    """Rows scaled to unit length: only an embedding's direction carries identity."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if np.any(norms == 0.0):
+        raise InvalidArgument(f"{name} contain a zero vector; it has no direction")
+    return np.asarray(x / norms, dtype=np.float32)
 
 
 def _check_secret(secret: Any) -> bytes | None:
@@ -209,7 +217,7 @@ def read_helper_header(helper: HelperData | bytes) -> tuple[HelperData, dict[str
             f"(this fuzzykey reads version {_HEADER_VERSION})"
         )
     required = {"mode", "encoder", "detector", "binarizer", "images"}
-    if header["mode"] == "secret":
+    if header.get("mode") == "secret":
         required |= {"nonce", "selection"}
     missing = sorted(required - header.keys())
     if missing or header["mode"] not in ("secret", "face-only"):
@@ -265,6 +273,19 @@ class KeyGen:
         self.secret_code = secret_code or BCHCode(10, 165)
         self.face_binarizer = face_binarizer or SignBinarizer(1023)
         self.face_code = face_code or BCHCode(10, 223)
+        for arg, value, kind in (
+            ("secret_binarizer", self.secret_binarizer, SecretSelectBinarizer),
+            ("face_binarizer", self.face_binarizer, SignBinarizer),
+            ("secret_code", self.secret_code, BCHCode),
+            ("face_code", self.face_code, BCHCode),
+        ):
+            if not isinstance(value, kind):
+                raise InvalidArgument(f"{arg} must be a {kind.__name__}, got {type(value).__name__}")
+        if self.secret_binarizer.dim != self.face_binarizer.dim:
+            raise InvalidArgument(
+                f"the binarizers disagree on the embedding dimension: "
+                f"{self.secret_binarizer.dim} and {self.face_binarizer.dim}"
+            )
         for mode, psi, code in (
             ("secret", self.secret_binarizer, self.secret_code),
             ("face-only", self.face_binarizer, self.face_code),
@@ -274,6 +295,8 @@ class KeyGen:
                     f"{mode} binarizer gives {psi.n_bits} bits but the code has n = {code.n}"
                 )
         self.key_bytes = as_int(key_bytes, "key_bytes")
+        if not 1 <= self.key_bytes <= MAX_KEY_BYTES:
+            raise InvalidArgument(f"key_bytes must be between 1 and {MAX_KEY_BYTES}, got {self.key_bytes}")
         trials = [as_int(f, "erasure_trials") for f in erasure_trials]
         if not trials or any(f < 0 for f in trials):
             raise InvalidArgument(
@@ -410,8 +433,7 @@ class KeyGen:
         secret = _check_secret(secret)
         mode: Mode = "face-only" if secret is None else "secret"
         psi, code = self._parts(mode)
-        x = check_embeddings(emb, psi.dim, "emb")
-        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        x = _unit_rows(check_embeddings(emb, psi.dim, "emb"), "emb")
         mean = x.mean(axis=0, keepdims=True)
         header: dict[str, Any] = {
             "format": _HEADER_FORMAT,
@@ -531,7 +553,7 @@ class KeyGen:
         """Many probe embeddings ``(N, dim)`` against one helper; None where no key comes out."""
         secret = _check_secret(secret)
         h, header, mode = self._check_pipeline(helper, secret)
-        x = check_embeddings(embs, self.secret_binarizer.dim, "embs")
+        x = _unit_rows(check_embeddings(embs, self.secret_binarizer.dim, "embs"), "embs")
         bits, reliability = self._probe_bits(x, header, mode, secret)
         fe = self._extractor(mode)
         out: list[bytes | None] = [None] * x.shape[0]

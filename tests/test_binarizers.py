@@ -164,6 +164,20 @@ def test_public_projections_pinned_values():
     )
 
 
+def test_haar_rotation_pinned_values():
+    # The secret rotation Q is part of the stored format too: a secret-mode helper's
+    # selection refers to rows of P Q, with Q from haar_rotation(HMAC(secret, nonce)).
+    # Changing the construction breaks every stored helper; never update these
+    # numbers without a new helper/header version.
+    q = haar_rotation(b"fuzzykey test vector", 128)
+    np.testing.assert_allclose(
+        q[0, :4], [-0.11150169938487098, -0.16946846491974982, 0.04831762245923404, 0.11491226772169824],
+        rtol=0, atol=1e-12,
+    )
+    np.testing.assert_allclose([q[127, 127], q[5, 77]], [-0.049679966585401955, 0.022380326252642913],
+                               rtol=0, atol=1e-12)
+
+
 def test_public_projections_block_layout():
     """Rows come in blocks of 1024 from SHAKE-256 labels "<label>/<dim>/<block>"."""
     p = public_projections(1030, DIM)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import fuzzykey
-
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
