@@ -59,6 +59,7 @@ __all__ = [
     "shake_normals",
     "public_projections",
     "haar_rotation",
+    "rotate",
     "check_embeddings",
     "SecretSelectBinarizer",
     "SignBinarizer",
@@ -110,23 +111,10 @@ def public_projections(rows: int, dim: int) -> NDArray[np.float32]:
     return out
 
 
-def haar_rotation(seed: bytes, dim: int) -> NDArray[np.float64]:
-    """A Haar-distributed (uniformly random) orthogonal matrix of size ``dim`` from ``seed``.
-
-    Stewart's product of Householder reflections (G. W. Stewart, SIAM J. Numer.
-    Anal. 17(3), 1980; the construction of ``scipy.stats.ortho_group``): for
-    j = 0..dim-1 draw a standard normal x of length dim - j, reflect it onto
-    :math:`-\\operatorname{sign}(x_0) \\lVert x \\rVert e_0` and apply that reflection to
-    columns j.. of the running product. The normals are the first
-    :math:`\\sum_j (dim - j)` of :func:`shake_normals` on the seed. Written with
-    elementwise numpy only: LAPACK's QR, the textbook route, took ~0.3 s instead
-    of ~3 ms for dim = 128 when OpenBLAS threads competed for busy cores.
-    """
-    dim = as_int(dim, "dim")
-    if dim < 1:
-        raise InvalidArgument(f"dim must be >= 1, got {dim}")
+def _householder_vectors(seed: bytes, dim: int) -> list[tuple[float, NDArray[np.float64]]]:
+    """The (sign, unit-scaled vector) pairs of Stewart's reflections for ``seed``."""
     normals = shake_normals(_ROTATION_LABEL + seed, dim * (dim + 1) // 2)
-    h = np.eye(dim)
+    out = []
     offset = 0
     for j in range(dim):
         x = normals[offset : offset + dim - j].copy()
@@ -136,10 +124,43 @@ def haar_rotation(seed: bytes, dim: int) -> NDArray[np.float64]:
         d = 1.0 if x0 >= 0.0 else -1.0
         x[0] += d * np.sqrt(norm2)
         x /= np.sqrt((norm2 - x0 * x0 + x[0] * x[0]) / 2.0)
+        out.append((d, x))
+    return out
+
+
+def haar_rotation(seed: bytes, dim: int) -> NDArray[np.float64]:
+    """A Haar-distributed (uniformly random) orthogonal matrix of size ``dim`` from ``seed``.
+
+    Stewart's product of Householder reflections (G. W. Stewart, SIAM J. Numer.
+    Anal. 17(3), 1980; the construction of ``scipy.stats.ortho_group``): for
+    j = 0..dim-1 draw a standard normal x of length dim - j, reflect it onto
+    :math:`-\\operatorname{sign}(x_0) \\lVert x \\rVert e_0` and apply that reflection to
+    columns j.. of the running product: :math:`Q = R_0 R_1 \\cdots R_{dim-1}`. The
+    normals are the first :math:`\\sum_j (dim - j)` of :func:`shake_normals` on the
+    seed. Written with elementwise numpy only: LAPACK's QR, the textbook route,
+    took ~0.3 s instead of ~3 ms for dim = 128 when OpenBLAS threads competed
+    for busy cores. :func:`rotate` applies Q without forming it.
+    """
+    dim = as_int(dim, "dim")
+    if dim < 1:
+        raise InvalidArgument(f"dim must be >= 1, got {dim}")
+    h = np.eye(dim)
+    for j, (d, x) in enumerate(_householder_vectors(seed, dim)):
         block = h[:, j:]
         proj = (block * x).sum(axis=1)
         h[:, j:] = -d * (block - proj[:, None] * x)
     return h
+
+
+def rotate(seed: bytes, rows: Any) -> NDArray[np.float64]:
+    """``rows @ Q.T`` (each row z mapped to Qz) for Q = :func:`haar_rotation` (seed, dim),
+    in O(N dim^2) by applying the reflections last to first."""
+    z = np.array(rows, dtype=np.float64, ndmin=2)
+    dim = z.shape[1]
+    for j, (d, x) in reversed(list(enumerate(_householder_vectors(seed, dim)))):
+        block = z[:, j:]
+        z[:, j:] = -d * (block - (block * x).sum(axis=1)[:, None] * x)
+    return z
 
 
 class Center:
@@ -242,11 +263,10 @@ class SecretSelectBinarizer(_Base):
         self, x: NDArray[np.float32], seed: bytes, rows: NDArray[Any] | None = None
     ) -> NDArray[np.float32]:
         """:math:`PQx` for all candidate rows, or for ``rows`` of P only."""
-        q = haar_rotation(seed, self.dim).astype(np.float32)
         p = public_projections(self.n_candidates, self.dim)
         if rows is not None:
             p = p[rows]
-        return np.asarray((x @ q.T) @ p.T, dtype=np.float32)
+        return np.asarray(rotate(seed, x).astype(np.float32) @ p.T, dtype=np.float32)
 
     def enroll(self, emb: Any, seeds: Sequence[bytes]) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
         """Bits and selections for each embedding row under its rotation seed.

@@ -13,15 +13,23 @@ obscurely, and a changed helper, another face or a wrong secret raise
 :func:`password_secret` for a password). The secret seeds a per-enrollment
 rotation of the public projections, enrollment keeps the 1023 most reliable of
 32768 projections (:class:`~fuzzykey.binarizers.SecretSelectBinarizer`), and the
-secret is mixed into the key derivation. What this gives, measured on LFW
-people not used for any fitting (``benchmarks/keys.py``): ~97 % of genuine
-attempts reproduce the key from a single enrollment photo, ~0.01 % or fewer of
-other people's photos do *with the right secret*, BCH(1023, k=123, t=165).
-What it does not give: the selection stored in the helper reveals the face's
-embedding to anyone who also has the secret (:mod:`fuzzykey.attacks` recovers
-the key from helper + secret alone). Against a thief of the helper only, the
-key is as strong as the secret; the face adds a factor that must be present
-at each use, not secrecy against someone holding both.
+secret is mixed into the key derivation. Measured on LFW people not used for
+any fitting (``benchmarks/keys.py``, BCH(1023, k=123, t=155), t chosen on the
+other half of the people): ~98 % of genuine attempts reproduce the key from a
+single enrollment photo, and ~0.01 % of other people's photos do *with the
+right secret*. What it does not give:
+
+- the selection in the helper gives anyone the enrolled bits (the top
+  eigenvector of the selected public rows is the secretly rotated embedding).
+  Without the secret those bits say nothing about the face and give no key;
+  with the secret, :func:`fuzzykey.attacks.structural_attack` recovers the key
+  and the rotation can be undone to recover the face embedding;
+- so a password-derived secret can be guessed offline by anyone holding the
+  helper, at the cost of one scrypt per guess: the face adds no work to that.
+
+Against a thief of the helper only, the key is as strong as the secret; the
+face is a factor that must be present at each use, not secrecy against someone
+who holds both.
 
 **Face only** (no secret). Public projections, nothing face-dependent in the
 helper beyond the code-offset sketch, so the helper leaks at most n − k bits of
@@ -270,7 +278,7 @@ class KeyGen:
         self._encoder = encoder
         self._threads = threads
         self.secret_binarizer = secret_binarizer or SecretSelectBinarizer(1023, 32768)
-        self.secret_code = secret_code or BCHCode(10, 165)
+        self.secret_code = secret_code or BCHCode(10, 155)
         self.face_binarizer = face_binarizer or SignBinarizer(1023)
         self.face_code = face_code or BCHCode(10, 223)
         for arg, value, kind in (

@@ -30,6 +30,7 @@ from fuzzykey.binarizers import (
     default_center,
     haar_rotation,
     public_projections,
+    rotate,
     shake_normals,
 )
 from fuzzykey.errors import InvalidArgument
@@ -728,3 +729,12 @@ def test_t_plus_one_flips_defeat_decoding(small_kg):
             fe.reproduce(noisy, helper, secret=secret)
     with pytest.raises(KeyMismatch):  # the right bits, without the secret
         fe.reproduce(w, helper)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 7, 128])
+def test_rotate_applies_haar_rotation_without_forming_it(dim):
+    rng = np.random.default_rng(dim)
+    rows = rng.standard_normal((5, dim))
+    q = haar_rotation(b"rotate", dim)
+    np.testing.assert_allclose(rotate(b"rotate", rows), rows @ q.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rotate(b"rotate", rows[0]), rows[:1] @ q.T, rtol=0, atol=1e-12)

@@ -694,7 +694,7 @@ def test_password_secret_refuses(password, salt):
 # --------------------------------------------------------------------------- security
 
 
-@pytest.mark.parametrize("mode, code", [("secret", BCHCode(10, 165)), ("face-only", BCHCode(10, 223))])
+@pytest.mark.parametrize("mode, code", [("secret", BCHCode(10, 155)), ("face-only", BCHCode(10, 223))])
 def test_security_matches_the_code(mode, code):
     est = KeyGen().security(mode)
     assert isinstance(est, SecurityEstimate) and est.mode == mode
