@@ -47,7 +47,12 @@ def test_docstrings_have_examples() -> None:
     assert examples >= 10
 
 
-def test_readme_python_example_runs() -> None:
+def test_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from conftest import shared_data_dir
+
+    # The README's face example reads photos from the shared data wherever this checkout keeps it.
+    monkeypatch.setenv("FUZZYKEY_DATA", str(shared_data_dir()))
+    monkeypatch.setenv("FUZZYKEY_CACHE", str(tmp_path / "cache"))
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
     assert blocks, "README.md has no python example"
     for block in blocks:

@@ -712,3 +712,18 @@ def test_security_follows_custom_codes_and_refuses_unknown_modes():
     for mode in ("both", "", None, "Secret"):
         with pytest.raises(InvalidArgument):
             KeyGen().security(mode)
+
+
+def test_measured_security_figures_ship_with_the_package():
+    # fuzzykey/data/security_v1.json is written by benchmarks/keys.py --write-security and must be in
+    # the wheel; its pipeline must be the default one, or KeyGen.security reports nothing measured.
+    for mode in ("secret", "face-only"):
+        measured = KeyGen().security(mode).measured
+        assert {"frr", "far", "n_genuine", "n_impostor", "far_bits", "command"} <= measured.keys()
+        assert measured["n_impostor"] >= 100_000
+    secret = KeyGen().security("secret").measured
+    assert secret["frr"] <= 0.03 and secret["far"] <= 1e-4
+    assert secret["attacks"]["structural_helper_only_keys"] == 0
+    assert secret["attacks"]["wrong_secret_keys"] == 0
+    # another code is another pipeline: nothing measured is claimed for it
+    assert KeyGen(secret_code=BCHCode(10, 150)).security("secret").measured == {}
