@@ -65,7 +65,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
@@ -126,6 +126,21 @@ def _unit_rows(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
     if np.any(norms == 0.0):
         raise InvalidArgument(f"{name} contain a zero vector; it has no direction")
     return np.asarray(x / norms, dtype=np.float32)
+
+
+def _check_public(public: Any) -> dict[str, Any] | None:
+    if public is None:
+        return None
+    if not isinstance(public, Mapping) or not all(isinstance(k, str) for k in public):
+        raise InvalidArgument(f"public must be a mapping with str keys, got {type(public).__name__}")
+    try:
+        text = json.dumps(dict(public), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"public must hold JSON values only: {exc}") from exc
+    if len(text) > 4096:
+        raise InvalidArgument(f"public takes at most 4096 bytes as JSON, got {len(text)}")
+    out: dict[str, Any] = json.loads(text)
+    return out
 
 
 def _check_secret(secret: Any) -> bytes | None:
@@ -411,14 +426,22 @@ class KeyGen:
         return self.encoder.embed(np.stack(crops)), faces
 
     def enroll(
-        self, images: ImageSource | Sequence[ImageSource], *, secret: bytes | None = None
+        self,
+        images: ImageSource | Sequence[ImageSource],
+        *,
+        secret: bytes | None = None,
+        public: Mapping[str, Any] | None = None,
     ) -> Enrollment:
         """Enroll one photo, or several of one person (their embeddings are averaged).
+
+        ``public``: application fields (JSON values, at most 4 KiB) stored in the
+        helper's header, authenticated by its tag and readable by anyone with
+        :func:`read_helper_header` (e.g. the salt of a password-derived secret).
 
         Returns an :class:`Enrollment` that unpacks as ``key, helper``.
         """
         emb, faces = self.embed(images)
-        enrollment = self.enroll_embedding(emb, secret=secret)
+        enrollment = self.enroll_embedding(emb, secret=secret, public=public)
         return Enrollment(enrollment.key, enrollment.helper, enrollment.security, tuple(faces))
 
     def reproduce(
@@ -436,9 +459,14 @@ class KeyGen:
         return self.reproduce_embedding(emb[0], helper, secret=secret)
 
     # -- embeddings ------------------------------------------------------------
-    def enroll_embedding(self, emb: Any, *, secret: bytes | None = None) -> Enrollment:
-        """Enroll from embeddings: a ``(dim,)`` vector or ``(N, dim)`` rows of one person (averaged)."""
+    def enroll_embedding(
+        self, emb: Any, *, secret: bytes | None = None, public: Mapping[str, Any] | None = None
+    ) -> Enrollment:
+        """Enroll from embeddings: a ``(dim,)`` vector or ``(N, dim)`` rows of one person (averaged).
+
+        ``public`` as in :meth:`enroll`."""
         secret = _check_secret(secret)
+        app = _check_public(public)
         mode: Mode = "face-only" if secret is None else "secret"
         psi, code = self._parts(mode)
         x = _unit_rows(check_embeddings(emb, psi.dim, "emb"), "emb")
@@ -452,6 +480,8 @@ class KeyGen:
             "binarizer": psi.describe(),
             "images": int(x.shape[0]),
         }
+        if app is not None:
+            header["app"] = app
         if isinstance(psi, SecretSelectBinarizer):
             assert secret is not None  # mode == "secret"  # noqa: S101 - type narrowing only
             nonce = os.urandom(_NONCE_BYTES)
