@@ -21,14 +21,15 @@ Example:
     >>> from fuzzykey.cli import main
     >>> emb = np.random.default_rng(0).standard_normal(128).astype(np.float32)
     >>> key, helper = KeyGen().enroll_embedding(emb, secret=bytes(range(32)))
-    >>> runner = CliRunner()
-    >>> with runner.isolated_filesystem():
-    ...     _ = open("alice.fkh", "wb").write(helper)
-    ...     result = runner.invoke(main, ["info", "alice.fkh"])
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "alice.fkh")
+    ...     _ = open(path, "wb").write(helper)
+    ...     result = CliRunner().invoke(main, ["info", path])
     >>> result.exit_code
     0
     >>> print(result.output)  # doctest: +ELLIPSIS
-    helper: alice.fkh (... bytes)
+    helper: ...alice.fkh (... bytes)
     format: helper data version 1, KeyGen header version 1
     mode: secret
     encoder: sface-2021dec-int8bq

@@ -52,17 +52,21 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 def default_data_dir() -> Path:
     """``$FUZZYKEY_DATA``, else ``../shared/data`` beside the current directory's project.
 
-    Searched upwards from the working directory for a ``shared/data`` folder
-    next to a parent, which is where the team's checkouts keep it.
+    Searched upwards from the working directory, then from the installed
+    package, for a ``shared/data`` folder next to a parent, which is where the
+    team's checkouts keep it.
     """
     env = os.environ.get("FUZZYKEY_DATA")
     if env:
         return Path(env)
     here = Path.cwd().resolve()
-    for parent in (here, *here.parents):
-        candidate = parent.parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
+    # from the working directory up, then from this package's files up (a source checkout,
+    # or a virtual environment inside one)
+    for start in (here, Path(__file__).resolve().parent):
+        for parent in (start, *start.parents):
+            candidate = parent.parent / "shared" / "data"
+            if candidate.is_dir():
+                return candidate
     return here.parent / "shared" / "data"
 
 

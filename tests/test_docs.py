@@ -29,6 +29,10 @@ MODULES = [
     "fuzzykey.attacks",
     "fuzzykey.metrics",
     "fuzzykey._onnx_torch",
+    "fuzzykey.cli",
+    "fuzzykey.bench",
+    "fuzzykey.linkability",
+    "fuzzykey.plots",
 ]
 
 

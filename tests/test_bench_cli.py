@@ -1,0 +1,132 @@
+"""`fuzzykey bench` end to end on a small folder made from real LFW photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import shared_data_dir
+
+from fuzzykey.bench import bench_command, parse_code
+from fuzzykey.errors import InvalidArgument
+
+PEOPLE = {"Colin_Powell": 3, "Tony_Blair": 3, "Ariel_Sharon": 3, "Hugo_Chavez": 2}
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    lfw = shared_data_dir() / "lfw-dev" / "images"
+    root = tmp_path_factory.mktemp("faces") / "images"
+    for person, count in PEOPLE.items():
+        (root / person).mkdir(parents=True)
+        for i in range(1, count + 1):
+            name = f"{person}_{i:04d}.jpg"
+            shutil.copy(lfw / person / name, root / person / name)
+    (root / "Tony_Blair" / "Tony_Blair_0009.jpg").write_bytes(b"not a jpeg")  # reported, skipped
+    pairs = root.parent / "pairs.txt"
+    pairs.write_text(
+        "2\nColin_Powell 1 2\nTony_Blair 1 3\nColin_Powell 1 Tony_Blair 2\nAriel_Sharon 2 Hugo_Chavez 1\n",
+        encoding="utf-8",
+    )
+    return root, pairs
+
+
+@pytest.fixture()
+def cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.getbasetemp() / "bench-cache"
+    monkeypatch.setenv("FUZZYKEY_CACHE", str(path))
+    return path
+
+
+def test_bench_writes_the_documented_json_and_a_det_plot(small_set, cache, tmp_path):
+    images, pairs = small_set
+    out, png = tmp_path / "bench.json", tmp_path / "det.png"
+    args = ["--images", str(images), "--pairs", str(pairs), "--json", str(out), "--plot", str(png)]
+    result = CliRunner().invoke(bench_command, [*args, "--impostors", "500", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "skipped:" in result.output and "Tony_Blair_0009.jpg" in result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["default"] == "secret"
+    assert set(doc["schemes"]) == {"secret", "face-only"}
+    for scheme in doc["schemes"].values():
+        assert {"frr", "far", "n_genuine", "n_impostor", "t", "k"} <= scheme["key"].keys()
+        security = scheme["security"]
+        for field in ("code_k_bits", "dof", "far_bits", "structural_attack_success", "dictionary_attack",
+                      "unlinkability_dsys"):
+            assert field in security
+        assert isinstance(scheme["curve"], list) and scheme["curve"]
+        assert scheme["key"]["far"] <= 1e-3
+        assert scheme["key"]["n_genuine"] == sum(c * (c - 1) // 2 for c in PEOPLE.values())
+    for field in ("eer", "fnmr_at_fmr_0.01", "fnmr_at_fmr_0.001", "fnmr_at_fmr_0.0001", "mi_bound_bits"):
+        assert field in doc["encoder"]
+    assert doc["data"]["skipped_images"] == 1 and doc["data"]["n_images"] == sum(PEOPLE.values())
+    # 11 images, 4 people: every cross-person pair is used (fewer than --impostors)
+    assert doc["data"]["cross_person_pairs"] == 11 * 11 - sum(c * c for c in PEOPLE.values())
+    assert {"detection_per_s", "embedding_per_s", "binarization_per_s"} <= doc["throughput"].keys()
+    # the pairs file's pairs ran through KeyGen itself
+    assert doc["schemes"]["secret"]["pairs_file"]["genuine"]["n"] == 2
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    # a second run reads every embedding from the cache
+    again = CliRunner().invoke(bench_command, [*args, "--impostors", "500", "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(out.read_text(encoding="utf-8"))["seconds"]["embedding"] < doc["seconds"]["embedding"]
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        ("missing", "does not exist"),
+        ("empty", "has no images"),
+        ("bad-pairs", "line 2"),
+    ],
+)
+def test_bench_bad_input_is_one_line_and_nonzero(setup, message, small_set, cache, tmp_path):
+    images, pairs = small_set
+    args = ["--images", str(images), "--pairs", str(pairs), "--quiet"]
+    if setup == "missing":
+        args[1] = str(tmp_path / "nowhere")
+    elif setup == "empty":
+        (tmp_path / "empty").mkdir()
+        args[1] = str(tmp_path / "empty")
+    else:
+        bad = tmp_path / "pairs.txt"
+        bad.write_text("1\nColin_Powell one 2\n", encoding="utf-8")
+        args[3] = str(bad)
+    result = CliRunner().invoke(bench_command, args)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_parse_code():
+    assert parse_code("10,155") == (10, 155)
+    with pytest.raises(InvalidArgument, match="M,T"):
+        parse_code("10:155")
+
+
+def test_secret_distances_match_keygen_bits():
+    """The benchmark's fast distance path computes the same bits as KeyGen's binarizer."""
+    from fuzzykey.bench import _secret_distances
+    from fuzzykey.binarizers import SecretSelectBinarizer
+
+    psi = SecretSelectBinarizer(255, 2048)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 128)).astype(np.float32)
+    pairs = np.array([[0, 1], [0, 2], [3, 4], [5, 0]])
+    seeds = np.random.default_rng(9)
+    got = _secret_distances(psi, x, pairs, seeds)
+    # rebuild each enrollee's rotation from the same random stream and compare with the binarizer
+    replay = np.random.default_rng(9)
+    expected = np.empty(len(pairs), dtype=np.int32)
+    for enrollee in (0, 3, 5):  # the order _secret_distances visits enrollees (sorted)
+        seed = replay.bytes(32)
+        bits, sel = psi.enroll(x[enrollee][None], [seed])
+        for row in np.flatnonzero(pairs[:, 0] == enrollee):
+            probe, _ = psi.reproduce(x[pairs[row, 1]][None], [seed], sel[0].astype(np.int64))
+            expected[row] = int(np.count_nonzero(probe[0] != bits[0]))
+    np.testing.assert_array_equal(got, expected)
