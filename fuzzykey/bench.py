@@ -234,7 +234,6 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], None] = click.echo) -> dic
     """Run the benchmark described in the module docstring; returns the JSON document."""
     from .datasets import embed_files, lfw_pair_paths, read_image_folder, read_lfw_pairs
     from .detect import YuNetDetector
-    from .linkability import dsys, face_only_linkage_score, secret_linkage_score
     from .metrics import degrees_of_freedom, eer, fnmr_at_fmr, gaussian_mi_bits
 
     rng = np.random.default_rng(cfg.seed)
@@ -323,9 +322,7 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], None] = click.echo) -> dic
         timing[f"{name}_pairs_file"] = time.perf_counter() - t1
         dof = degrees_of_freedom(d_imp / code.n)
         t1 = time.perf_counter()
-        link = _unlinkability(
-            kg, name, x, labels, cfg.link_pairs, rng, dsys, face_only_linkage_score, secret_linkage_score
-        )
+        link = _unlinkability(kg, name, x, labels, cfg.link_pairs, rng)
         timing[f"{name}_unlinkability"] = time.perf_counter() - t1
         t1 = time.perf_counter()
         if best is not None:
@@ -517,26 +514,25 @@ def _unlinkability(
     labels: NDArray[np.int64],
     n_pairs: int,
     rng: np.random.Generator,
-    dsys: Any,
-    face_score: Any,
-    secret_score: Any,
 ) -> float | None:
+    """D<->sys of two helpers of one person (each its own enrollment and secret) vs two people."""
+    from .linkability import dsys, face_only_linkage_scores, secret_linkage_scores
+
     mated = _pairs_in_folder(labels)
     if not len(mated):
         return None
     mated = mated[rng.permutation(len(mated))[:n_pairs]]
     non, _ = _impostor_pairs(labels, len(mated), rng)
-    score = secret_score if name == "secret" else face_score
-    scores = []
-    for pairs in (mated, non):
-        row = []
-        for a, b in pairs:
-            ha = kg.enroll_embedding(x[a], secret=os.urandom(32) if name == "secret" else None).helper
-            hb = kg.enroll_embedding(x[b], secret=os.urandom(32) if name == "secret" else None).helper
-            row.append(float(score(kg, ha, hb)))
-        scores.append(np.asarray(row))
+    both = np.concatenate([mated, non])
+    helpers = [
+        kg.enroll_embedding(x[i], secret=os.urandom(32) if name == "secret" else None).helper
+        for i in both.ravel()
+    ]
+    pairs = np.arange(len(helpers)).reshape(-1, 2)
+    scorer = secret_linkage_scores if name == "secret" else face_only_linkage_scores
+    scores = scorer(kg, helpers, pairs)
     # 20 histogram bins: with a few hundred scores per side, 100 bins read ~0.1 high (estimator bias)
-    return float(dsys(scores[0], scores[1], bins=20))
+    return float(dsys(scores[: len(mated)], scores[len(mated) :], bins=20))
 
 
 def _throughput(files: Sequence[Path], detector: Any, kg: KeyGen) -> dict[str, float]:
