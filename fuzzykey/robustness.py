@@ -31,7 +31,11 @@ towards the last failing value, after a failure it moves up towards the last
 succeeding value (times 10 while none succeeded). Every iterate is checked; the
 result is the successful iterate (:math:`\\cos \\ge T`, computed without the
 margin) of smallest L2 over all restarts. Rows with no successful iterate are
-failures: ``l2 = inf``. The attack has no randomness.
+failures: ``l2 = inf``. The attack has no randomness. Adam moves each input
+coordinate by at most about ``lr`` per step, so with the linear decay one
+restart moves a coordinate by at most about ``lr * steps * (1 + final_lr_fraction) / 2``
+(0.53 with the defaults): raise ``steps`` or ``lr`` when single coordinates must
+move further, or such pairs come back as failures.
 
 :func:`robustness_index` samples ``pairs_per_class_pair`` pairs
 ``(x1 in class k, x2 in class l)`` for every ordered class pair ``k != l`` and
