@@ -33,6 +33,8 @@ MODULES = [
     "fuzzykey.bench",
     "fuzzykey.linkability",
     "fuzzykey.plots",
+    "fuzzykey.dvsp",
+    "fuzzykey.robustness",
 ]
 
 
