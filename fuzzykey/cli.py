@@ -164,9 +164,7 @@ class _Group(click.Group):
             where = f" {exc.filename!r}" if exc.filename else ""
             raise fail(f"cannot access{where}: {exc.strerror or exc}", EXIT_USAGE) from None
         except ImportError as exc:
-            raise fail(
-                f"a face dependency is missing ({exc}); install fuzzykey[face]", EXIT_MODEL
-            ) from None
+            raise fail(f"a face dependency is missing ({exc}); install fuzzykey[face]", EXIT_MODEL) from None
 
 
 # --------------------------------------------------------------------------- group
@@ -197,6 +195,27 @@ def main() -> None:
 
 
 main.add_command(bench_command)
+
+
+class _RobustnessGroup(click.Group):
+    """``fuzzykey robustness``: loaded on use, so the other commands work without torch."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return ["mnist"]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        try:
+            from .robustness_bench import robustness_group
+        except ImportError as exc:
+            raise fail(
+                f"fuzzykey robustness needs torch ({exc}): pip install 'fuzzykey[torch]'", EXIT_MODEL
+            ) from None
+        return robustness_group.get_command(ctx, cmd_name)
+
+
+@main.group(cls=_RobustnessGroup, name="robustness")
+def robustness() -> None:
+    """Adversarial robustness experiments (DVSP and baselines; needs torch)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -333,9 +352,7 @@ def _password_record(header: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _prompt_password(confirm: bool) -> str:
-    password: str = click.prompt(
-        "Password", hide_input=True, confirmation_prompt=confirm, err=True, type=str
-    )
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True, type=str)
     # the same password typed on another terminal or input method gives the same bytes
     return unicodedata.normalize("NFC", password)
 
@@ -536,8 +553,14 @@ def reproduce(
         raise PipelineMismatch("this helper was enrolled with a secret; pass --secret-file")
     _check_images([image])
     _check_new_file(key_out, "key file", force)
-    _check_distinct([("--key-out", key_out), ("--helper", helper_path), ("--secret-file", secret_file),
-                     ("the image", image)])
+    _check_distinct(
+        [
+            ("--key-out", key_out),
+            ("--helper", helper_path),
+            ("--secret-file", secret_file),
+            ("the image", image),
+        ]
+    )
 
     secret: bytes | None = None
     if secret_file is not None:

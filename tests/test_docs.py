@@ -35,6 +35,7 @@ MODULES = [
     "fuzzykey.plots",
     "fuzzykey.dvsp",
     "fuzzykey.robustness",
+    "fuzzykey.robustness_bench",
 ]
 
 
