@@ -43,8 +43,9 @@ doubles every batch) and 5 s for each baseline; one attack (``--attack-steps 100
 ``--search-steps 5``, batches of 256) about 0.24 s. The defaults (``--epochs 10``,
 ``--pairs-per-class-pair 10``: 900 attacks per method) thus need about 5 min of
 training and 4 x 3.6 min of attacks: about 20 minutes in all, within the
-45-minute budget on 2 cores with room for a slower machine. ``--quick`` takes
-about 20 s.
+45-minute budget on 2 cores with room for a slower machine. A default run that
+shared its 2 cores with another test suite was slower: after 28 minutes it was on its
+last method's attacks. ``--quick`` takes about 20 s.
 
 Example:
     >>> import struct
