@@ -39,7 +39,6 @@ Run it
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -57,14 +56,10 @@ from _machine import command_line, cpu_model, package_version, print_header  # n
 import fuzzykey  # noqa: E402
 from fuzzykey import BCHCode, KeyGen  # noqa: E402
 from fuzzykey.attacks import dictionary_attack, structural_attack  # noqa: E402
-from fuzzykey.datasets import default_data_dir, embed_files, read_image_folder  # noqa: E402
+from fuzzykey.datasets import default_data_dir, embed_files, lfw_half, read_image_folder  # noqa: E402
 from fuzzykey.detect import YuNetDetector  # noqa: E402
 from fuzzykey.encoders import SFaceEncoder  # noqa: E402
 from fuzzykey.metrics import degrees_of_freedom, eer, fnmr_at_fmr, gaussian_mi_bits  # noqa: E402
-
-
-def half_a(name: str) -> bool:
-    return hashlib.sha256(name.encode("utf-8")).digest()[0] < 128
 
 
 def rule_of_three(events: int, trials: int) -> float:
@@ -282,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = np.array(folder.people)[labels_all]
     mi_bits = gaussian_mi_bits(emb_all, labels_all)
 
-    in_a = np.array([half_a(n) for n in names])
+    in_a = np.array([lfw_half(n) == "a" for n in names])
     in_b = in_a if args.people == "a" else ~in_a
     emb = emb_all[in_b]
     labels = labels_all[in_b]

@@ -57,7 +57,17 @@ from .binarizers import SecretSelectBinarizer, SignBinarizer, public_projections
 from .errors import FuzzyKeyError, InvalidArgument, InvalidImage
 from .keygen import KeyGen
 
-__all__ = ["bench_command", "run_bench", "parse_code", "BenchConfig"]
+__all__ = [
+    "bench_command",
+    "run_bench",
+    "parse_code",
+    "BenchConfig",
+    "genuine_pairs",
+    "impostor_pairs",
+    "secret_distances",
+    "face_distances",
+    "error_rate_sweep",
+]
 
 FAR_TARGET = 1e-3
 
@@ -121,7 +131,8 @@ def _make_keygen(cfg: BenchConfig) -> KeyGen:
     )
 
 
-def _pairs_in_folder(labels: NDArray[np.int64]) -> NDArray[np.int64]:
+def genuine_pairs(labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Every same-label pair ``(i, j)``, ``i < j``, as a ``(P, 2)`` index array."""
     out = []
     for person in np.unique(labels):
         idx = np.flatnonzero(labels == person)
@@ -131,7 +142,7 @@ def _pairs_in_folder(labels: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
 
 
-def _impostor_pairs(
+def impostor_pairs(
     labels: NDArray[np.int64], count: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.int64], int]:
     """All cross-person ordered pairs, or ``count`` of them drawn at random; and how many exist."""
@@ -166,7 +177,7 @@ def _haar_rotations(seeds: Sequence[bytes], dim: int) -> NDArray[np.float32]:
     return h
 
 
-def _secret_distances(
+def secret_distances(
     psi: SecretSelectBinarizer, x: NDArray[np.float32], pairs: NDArray[np.int64], rng: np.random.Generator
 ) -> NDArray[np.int32]:
     """Hamming distances of the secret scheme, each enrollee with its own random rotation.
@@ -199,9 +210,10 @@ def _secret_distances(
     return out
 
 
-def _face_distances(
+def face_distances(
     psi: SignBinarizer, x: NDArray[np.float32], pairs: NDArray[np.int64]
 ) -> NDArray[np.int32]:
+    """Hamming distances of the face-only scheme's bits of ``x[pairs[:, 0]]`` and ``x[pairs[:, 1]]``."""
     bits, _ = psi.bits(x)
     packed = np.packbits(bits, axis=1)
     out = np.empty(len(pairs), dtype=np.int32)
@@ -211,7 +223,13 @@ def _face_distances(
     return out
 
 
-def _sweep(code: BCHCode, gen: NDArray[np.int32], imp: NDArray[np.int32]) -> list[dict[str, float]]:
+def error_rate_sweep(code: BCHCode, gen: NDArray[np.int32], imp: NDArray[np.int32]) -> list[dict[str, float]]:
+    """FRR and FAR of a bounded-distance decoder for every t of ``code``'s length.
+
+    ``gen`` and ``imp`` are genuine and impostor Hamming distances; decoding
+    succeeds exactly when the distance is at most t. Rows ``{"t", "k", "frr", "far"}``
+    for t = 1, 2, ... while a BCH code of that length and t exists.
+    """
     gs, im = np.sort(gen), np.sort(imp)
     rows = []
     for t in range(1, code.full_length // 2):
@@ -257,10 +275,10 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], None] = click.echo) -> dic
     labels = folder.labels[ok]
     index_of = {folder.files[i]: n for n, i in enumerate(ok)}
 
-    genuine = _pairs_in_folder(labels)
+    genuine = genuine_pairs(labels)
     if not len(genuine):
         raise InvalidArgument(f"no person in {str(cfg.images)!r} has two images with a face")
-    impostors, n_cross = _impostor_pairs(labels, cfg.impostors, rng)
+    impostors, n_cross = impostor_pairs(labels, cfg.impostors, rng)
     file_gen: list[tuple[int, int]] = []
     file_imp: list[tuple[int, int]] = []
     missing = 0
@@ -305,14 +323,14 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], None] = click.echo) -> dic
         code = kg.secret_code if name == "secret" else kg.face_code
         every = np.concatenate([genuine, all_imp, fg])
         if name == "secret":
-            dist = _secret_distances(kg.secret_binarizer, x, every, rng)
+            dist = secret_distances(kg.secret_binarizer, x, every, rng)
         else:
-            dist = _face_distances(kg.face_binarizer, x, every)
+            dist = face_distances(kg.face_binarizer, x, every)
         d_gen = dist[: len(genuine)]
         d_imp = dist[len(genuine) : len(genuine) + len(all_imp)]
         d_fg = dist[len(genuine) + len(all_imp) :]
         timing[f"{name}_distances"] = time.perf_counter() - t0
-        curve = _sweep(code, d_gen, d_imp)
+        curve = error_rate_sweep(code, d_gen, d_imp)
         ok_points = [r for r in curve if r["far"] <= FAR_TARGET]
         best = min(ok_points, key=lambda r: (r["frr"], -r["k"])) if ok_points else None
         default = next(r for r in curve if r["t"] == code.t)
@@ -518,11 +536,11 @@ def _unlinkability(
     """D<->sys of two helpers of one person (each its own enrollment and secret) vs two people."""
     from .linkability import dsys, face_only_linkage_scores, secret_linkage_scores
 
-    mated = _pairs_in_folder(labels)
+    mated = genuine_pairs(labels)
     if not len(mated):
         return None
     mated = mated[rng.permutation(len(mated))[:n_pairs]]
-    non, _ = _impostor_pairs(labels, len(mated), rng)
+    non, _ = impostor_pairs(labels, len(mated), rng)
     both = np.concatenate([mated, non])
     helpers = [
         kg.enroll_embedding(x[i], secret=os.urandom(32) if name == "secret" else None).helper

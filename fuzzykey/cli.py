@@ -201,7 +201,7 @@ class _RobustnessGroup(click.Group):
     """``fuzzykey robustness``: loaded on use, so the other commands work without torch."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return ["mnist"]
+        return ["lfw", "mnist"]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         try:

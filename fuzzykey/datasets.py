@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +39,7 @@ __all__ = [
     "LfwPair",
     "EmbeddedFiles",
     "default_data_dir",
+    "lfw_half",
     "read_image_folder",
     "parse_lfw_pairs",
     "read_lfw_pairs",
@@ -68,6 +69,23 @@ def default_data_dir() -> Path:
             if candidate.is_dir():
                 return candidate
     return here.parent / "shared" / "data"
+
+
+def lfw_half(person: str) -> Literal["a", "b"]:
+    """The half of a face set a person belongs to: ``"a"`` if the first byte of
+    SHA-256(UTF-8 name) is below 128, else ``"b"``.
+
+    fuzzykey fits things (the binarizers' mean vector, the default t, DVSP heads)
+    on half A and measures on half B, so figures come from people never used for
+    fitting. The split depends on the name alone, so it is the same on every
+    machine and for every subset of a folder.
+
+    Example:
+        >>> from fuzzykey.datasets import lfw_half
+        >>> lfw_half("Aaron_Eckhart"), lfw_half("Aaron_Peirsol")
+        ('a', 'b')
+    """
+    return "a" if hashlib.sha256(person.encode("utf-8")).digest()[0] < 128 else "b"
 
 
 @dataclass(frozen=True)

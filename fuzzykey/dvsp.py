@@ -68,6 +68,7 @@ from . import ops
 
 __all__ = [
     "MnistBackbone",
+    "EmbeddingBackbone",
     "DVSPHead",
     "DVIBHead",
     "CenterLossHead",
@@ -102,6 +103,22 @@ class MnistBackbone(nn.Module):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return F.relu(self.fc(x.flatten(1)))
+
+
+class EmbeddingBackbone(nn.Module):
+    """``in_dim`` -> ``hidden``: one linear layer and ReLU, for heads on frozen embeddings.
+
+    Used to train a head on top of a fixed face encoder (SFace's 128-D unit
+    embeddings in :mod:`fuzzykey.robustness_lfw`); the encoder itself is not trained.
+    """
+
+    def __init__(self, in_dim: int = 128, hidden: int = 256) -> None:
+        super().__init__()
+        self.in_dim, self.hidden = in_dim, hidden
+        self.fc = nn.Linear(in_dim, hidden)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.fc(x))
 
 
 class _Variational(nn.Module):

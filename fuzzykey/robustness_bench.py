@@ -53,7 +53,7 @@ Example:
     >>> parse_idx(struct.pack(">HBBI", 0, 8, 1, 3) + bytes([7, 8, 9])).tolist()
     [7, 8, 9]
     >>> robustness_group.name, sorted(robustness_group.commands)
-    ('robustness', ['mnist'])
+    ('robustness', ['lfw', 'mnist'])
 """
 
 from __future__ import annotations
@@ -509,3 +509,12 @@ def _run(
         json_out.write_text(json.dumps(doc, indent=1) + "\n")
     if plot is not None:
         plot_heatmaps(results, plot)
+
+
+def _register_faces() -> None:
+    from .robustness_lfw import lfw_command
+
+    robustness_group.add_command(lfw_command)
+
+
+_register_faces()

@@ -111,7 +111,7 @@ def test_parse_code():
 
 def test_secret_distances_match_keygen_bits():
     """The benchmark's fast distance path computes the same bits as KeyGen's binarizer."""
-    from fuzzykey.bench import _secret_distances
+    from fuzzykey.bench import secret_distances
     from fuzzykey.binarizers import SecretSelectBinarizer
 
     psi = SecretSelectBinarizer(255, 2048)
@@ -119,11 +119,11 @@ def test_secret_distances_match_keygen_bits():
     x = rng.standard_normal((6, 128)).astype(np.float32)
     pairs = np.array([[0, 1], [0, 2], [3, 4], [5, 0]])
     seeds = np.random.default_rng(9)
-    got = _secret_distances(psi, x, pairs, seeds)
+    got = secret_distances(psi, x, pairs, seeds)
     # rebuild each enrollee's rotation from the same random stream and compare with the binarizer
     replay = np.random.default_rng(9)
     expected = np.empty(len(pairs), dtype=np.int32)
-    for enrollee in (0, 3, 5):  # the order _secret_distances visits enrollees (sorted)
+    for enrollee in (0, 3, 5):  # the order secret_distances visits enrollees (sorted)
         seed = replay.bytes(32)
         bits, sel = psi.enroll(x[enrollee][None], [seed])
         for row in np.flatnonzero(pairs[:, 0] == enrollee):

@@ -326,3 +326,17 @@ def test_embed_files_empty_and_all_failed(yunet, sface, file_list: list[Path]) -
     assert none.embeddings.shape == (0, 128) and none.ok.shape == (0,) and none.n_computed == 0
     bad = embed_files([str(f) for f in file_list[4:]], yunet, sface)
     assert not bad.ok.any() and sorted(bad.failures) == [0, 1, 2] and bad.n_computed == 0
+
+
+def test_lfw_half_splits_lfw_dev_people_by_name_hash(lfw_images: Path):
+    import hashlib
+
+    from fuzzykey.datasets import lfw_half
+
+    people = sorted(p.name for p in lfw_images.iterdir() if p.is_dir())
+    halves = [lfw_half(p) for p in people]
+    assert set(halves) == {"a", "b"}
+    assert halves.count("a") == 2062 and halves.count("b") == 1976  # the split every figure cites
+    for person, half in zip(people[:50], halves[:50], strict=True):
+        assert (hashlib.sha256(person.encode()).digest()[0] < 128) == (half == "a")
+    assert lfw_half("Zoë") == lfw_half("Zoë")  # UTF-8, deterministic

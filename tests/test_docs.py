@@ -36,6 +36,7 @@ MODULES = [
     "fuzzykey.dvsp",
     "fuzzykey.robustness",
     "fuzzykey.robustness_bench",
+    "fuzzykey.robustness_lfw",
 ]
 
 
