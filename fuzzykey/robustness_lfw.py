@@ -106,8 +106,8 @@ class HeadConfig:
 
     hidden: int = 256
     dim: int = 128
-    radius: float = 4.0
-    beta: float = 1e-3
+    radius: float = 1.0
+    beta: float = 1e-2
     n_samples: int = 8
     fgsm_eps: float = 0.1
     epochs: int = 30
@@ -407,7 +407,7 @@ def _default_folder() -> Path:
 @click.option("--search-steps", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--attack-lr", default=0.004, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option(
-    "--initial-lambda", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True)
+    "--initial-lambda", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True)
 )
 @click.option("--impostors", default=200_000, show_default=True, type=click.IntRange(min=1))
 @click.option("--keygen-impostors", default=10, show_default=True, type=click.IntRange(min=0))
@@ -539,20 +539,15 @@ def run_lfw(
         results[name].update(
             ri=_finite_mean(l2),
             attack_failures=int((~success).sum()),
+            already_accepted=int((l2 == 0).sum()),
             attempts=len(pairs),
             l2=[float(v) if math.isfinite(v) else None for v in l2],
         )
-    both = np.array(
-        [
-            a is not None and b is not None
-            for a, b in zip(results["sface"]["l2"], results["dvsp"]["l2"], strict=True)
-        ]
-    )
-    ratio = (
-        np.array([results["dvsp"]["l2"][i] / results["sface"]["l2"][i] for i in np.flatnonzero(both)])
-        if both.any()
-        else np.zeros(0)
-    )
+    l2_s = np.array([np.inf if v is None else v for v in results["sface"]["l2"]])
+    l2_d = np.array([np.inf if v is None else v for v in results["dvsp"]["l2"]])
+    # pairs both attacks solved, the start not already accepted by SFace (L2 0: no effort needed)
+    both = np.isfinite(l2_s) & np.isfinite(l2_d) & (l2_s > 0)
+    ratio = l2_d[both] / l2_s[both]
     t4 = time.perf_counter()
     center_a = head_features(backbone, head, emb_all[in_a])
     keygens = {"sface": KeyGen(detector=detector, encoder=sface), "dvsp": dvsp_keygen(encoder, center_a)}
@@ -580,6 +575,11 @@ def run_lfw(
         "paired": {
             "both_succeeded": int(both.sum()),
             "median_ratio_dvsp_over_sface": float(np.median(ratio)) if ratio.size else None,
+            "ri_ratio_dvsp_over_sface": (
+                results["dvsp"]["ri"] / results["sface"]["ri"]
+                if results["dvsp"]["ri"] and results["sface"]["ri"]
+                else None
+            ),
             "dvsp_harder": int((ratio > 1).sum()),
         },
         "data": {
