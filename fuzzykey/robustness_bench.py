@@ -49,15 +49,11 @@ Paper values (Table 1, MNIST, EER % / RI): DVIB 1.267 / 1.111, center loss
 1.562 / 1.245, SphereFace 2.146 / 1.299, DVSP 0.725 / 2.292. Our figures are not
 directly comparable: we train on 8,000 digits for few epochs on a CPU.
 
-Time (measured on 2 CPU cores, torch 2.13 CPU, nothing else running): one epoch
-over 8,000 digits takes about 15 s for DVSP (FGSM adds a backward pass and
-doubles every batch) and 5 s for each baseline; one attack (``--attack-steps 100``,
-``--search-steps 5``, batches of 256) about 0.24 s. The defaults (``--epochs 10``,
-``--pairs-per-class-pair 10``: 900 attacks per method) thus need about 5 min of
-training and 4 x 3.6 min of attacks: about 20 minutes in all, within the
-45-minute budget on 2 cores with room for a slower machine. A default run that
-shared its 2 cores with another test suite was slower: after 28 minutes it was on its
-last method's attacks. ``--quick`` takes about 20 s.
+Time (2-core AMD EPYC, torch 2.13 CPU): the default run took 17 min 49 s
+(training 2 min for DVSP, whose FGSM pass doubles every batch, and 43 s per
+baseline; 900 attacks, ``--attack-steps 100``, ``--search-steps 5``, about 3.4 min
+per method), within the 45-minute budget with room for a slower machine.
+Results: README.md and ``benchmarks/results/robustness_mnist.json``. ``--quick`` takes about 20 s.
 
 Example:
     >>> import struct
