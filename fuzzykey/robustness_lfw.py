@@ -501,7 +501,7 @@ def run_lfw(
     emb_all, lab_all = embedded.embeddings[ok], folder.labels[ok]
     files = [f for f, k in zip(folder.files, ok.tolist(), strict=True) if k]
     in_a = np.array([lfw_half(folder.people[p]) == "a" for p in lab_all], dtype=bool)
-    train = in_a & _first(np.where(in_a, lab_all, -1), 10**9)
+    train = in_a & (np.bincount(lab_all)[lab_all] >= 2)  # half-A people with 2+ photos
     a_people, b_people = len(np.unique(lab_all[train])), len(np.unique(lab_all[~in_a]))
     if a_people < 2 or b_people < 2:
         raise InvalidArgument(

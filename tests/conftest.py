@@ -109,6 +109,19 @@ def shared_data_dir():
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def copy_lfw_people(root, people):
+    """Copy the first ``count`` LFW-dev photos of each ``person: count`` into ``root/<person>/``."""
+    import shutil
+
+    lfw = shared_data_dir() / "lfw-dev" / "images"
+    for person, count in people.items():
+        (root / person).mkdir(parents=True)
+        for i in range(1, count + 1):
+            name = f"{person}_{i:04d}.jpg"
+            shutil.copy(lfw / person / name, root / person / name)
+    return root
+
+
 @pytest.fixture(scope="session")
 def lfw_root():
     """The ``lfw-dev`` folder (``images/<Name>/<Name>_NNNN.jpg``, ``pairsDevTrain.txt``)."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import shared_data_dir
+from conftest import copy_lfw_people
 
 from fuzzykey.bench import bench_command, parse_code
 from fuzzykey.errors import InvalidArgument
@@ -19,13 +18,7 @@ PEOPLE = {"Colin_Powell": 3, "Tony_Blair": 3, "Ariel_Sharon": 3, "Hugo_Chavez": 
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    lfw = shared_data_dir() / "lfw-dev" / "images"
-    root = tmp_path_factory.mktemp("faces") / "images"
-    for person, count in PEOPLE.items():
-        (root / person).mkdir(parents=True)
-        for i in range(1, count + 1):
-            name = f"{person}_{i:04d}.jpg"
-            shutil.copy(lfw / person / name, root / person / name)
+    root = copy_lfw_people(tmp_path_factory.mktemp("faces") / "images", PEOPLE)
     (root / "Tony_Blair" / "Tony_Blair_0009.jpg").write_bytes(b"not a jpeg")  # reported, skipped
     pairs = root.parent / "pairs.txt"
     pairs.write_text(

@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 
 import torch  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-from conftest import shared_data_dir  # noqa: E402
+from conftest import copy_lfw_people  # noqa: E402
 
 from fuzzykey.errors import InvalidArgument, KeyMismatch  # noqa: E402
 from fuzzykey.metrics import eer  # noqa: E402
@@ -167,14 +167,7 @@ def test_attack_reaches_a_reachable_threshold_through_a_toy_model():
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lfw = shared_data_dir() / "lfw-dev" / "images"
-    root = tmp_path_factory.mktemp("lfw-small") / "images"
-    for person, count in PEOPLE.items():
-        (root / person).mkdir(parents=True)
-        for i in range(1, count + 1):
-            name = f"{person}_{i:04d}.jpg"
-            shutil.copy(lfw / person / name, root / person / name)
-    return root
+    return copy_lfw_people(tmp_path_factory.mktemp("lfw-small") / "images", PEOPLE)
 
 
 def test_lfw_command_quick_writes_the_documented_json(small_set, tmp_path, monkeypatch):
