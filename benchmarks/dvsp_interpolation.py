@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fuzzykey import robustness_bench as rb
-from fuzzykey.datasets import default_data_dir
-from fuzzykey.robustness import cosine_scores, eer_threshold, robustness_index
+from fuzzykey.evaluation import robustness_mnist as rb
+from fuzzykey.evaluation.datasets import default_data_dir
+from fuzzykey.evaluation.metrics import cosine_scores, eer_threshold
+from fuzzykey.robust.robustness import robustness_index
 
 
 def main() -> None:

@@ -32,8 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import command_line, cpu_model  # noqa: E402
 
-from fuzzykey import robustness_bench as rb  # noqa: E402
-from fuzzykey.datasets import default_data_dir  # noqa: E402
+from fuzzykey.evaluation import robustness_mnist as rb  # noqa: E402
+from fuzzykey.evaluation.datasets import default_data_dir  # noqa: E402
 
 
 def main() -> None:

@@ -7,12 +7,16 @@ For each gallery (default 256k x 256 bit, which stays in a 32 MiB L3, then
 C-contiguous uint64 rows) it times one probe row against
 the whole gallery, i.e. a (1, G) int32 row of Hamming distances:
 
-* fuzzykey: ``fuzzykey._core.hamming(probe, gallery, out, threads)`` for every
-  kernel set the processor supports (``_core.available_hamming_isas()``,
-  switched with ``use_hamming_isa``; the default one is marked) at 1 and 2
-  threads, writing into one preallocated (1, G) int32 result reused across
-  calls (``out=``), as a search service would; a fresh 64 MiB result per call
-  would add its page faults (several ms at 16M rows) to every search.
+* fuzzykey: ``fuzzykey.ops.hamming(probe, gallery, out=out, threads=threads)``
+  for every kernel set the processor supports
+  (``fuzzykey.ops.available_kernel_isas()["hamming"]``, switched with
+  ``fuzzykey.ops.use_kernel_isa("hamming", isa)``; the default one is marked)
+  at 1 and 2 threads, writing into one preallocated (1, G) int32 result reused
+  across calls (``out=``), as a search service would; a fresh 64 MiB result per
+  call would add its page faults (several ms at 16M rows) to every search. The
+  times include the public function's argument checks (a few tens of
+  microseconds per call on the 2-core development machine: a few per cent of
+  the 256k-row gallery's time, under one per cent from 1M x 512 bit on).
 * numpy, one thread (numpy does not thread these ufuncs): the gallery in chunks
   of 65,536 rows, ``np.bitwise_xor`` with the probe and ``np.bitwise_count``
   into preallocated buffers, then the W per-word counts summed column by column
@@ -80,7 +84,7 @@ from _machine import command_line, cpu_model, package_version, print_header
 from numpy.typing import NDArray
 
 import fuzzykey
-from fuzzykey import _core
+from fuzzykey import ops
 
 # 256k x 256 bit (8 MiB) fits a 32 MiB L3 with room to spare; 1M x 256 bit
 # (32 MiB) only just, on the 2-core development machine; the 512-bit ones do not.
@@ -180,8 +184,8 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "fuzzykey": getattr(fuzzykey, "__version__", package_version("fuzzykey")),
-        "hamming_kernel_sets": ", ".join(_core.available_hamming_isas()),
-        "hamming_default": str(_core.hamming_isa()),
+        "hamming_kernel_sets": ", ".join(ops.available_kernel_isas()["hamming"]),
+        "hamming_default": ops.kernel_isas()["hamming"],
         "numpy": np.__version__,
     }
 
@@ -279,22 +283,22 @@ def bench_gallery(
     probe = make_gallery(1, words, rng)
     flat = gallery.reshape(-1)
     numpy_hamming = NumpyHamming(words)
-    default = _core.hamming_isa()
+    default = ops.kernel_isas()["hamming"]
 
     # Correctness first: every kernel set against numpy on this very gallery.
     want = numpy_hamming(probe, gallery)
     checked = []
     try:
         for isa in isas:
-            _core.use_hamming_isa(isa)
+            ops.use_kernel_isa("hamming", isa)
             for t in threads:
-                got = _core.hamming(probe, gallery, None, t)
+                got = ops.hamming(probe, gallery, threads=t)
                 if not np.array_equal(got, want):
                     raise AssertionError(f"kernel set {isa} ({t} threads) disagrees with numpy")
                 del got
             checked.append(isa)
     finally:
-        _core.use_hamming_isa(default)
+        ops.use_kernel_isa("hamming", default)
     if not np.array_equal(numpy_hamming.naive(probe, gallery), want):
         raise AssertionError("the two numpy formulations disagree")
     del want
@@ -310,7 +314,7 @@ def bench_gallery(
         for t in threads:
 
             def run(isa: str = isa, t: int = t) -> object:
-                return _core.hamming(probe, gallery, result, t)
+                return ops.hamming(probe, gallery, out=result, threads=t)
 
             columns[f"{isa}/{t}"] = run
 
@@ -318,7 +322,7 @@ def bench_gallery(
     try:
         for name, fn in columns.items():  # warm-up (also faults in the buffers)
             if "/" in name:
-                _core.use_hamming_isa(name.split("/")[0])
+                ops.use_kernel_isa("hamming", name.split("/")[0])
             fn()
         names = list(columns)
         warm = gallery.nbytes <= WARM_UP_LIMIT
@@ -328,12 +332,12 @@ def bench_gallery(
                 name = names[(i + round_) % len(names)]
                 fn = columns[name]
                 if "/" in name:
-                    _core.use_hamming_isa(name.split("/")[0])
+                    ops.use_kernel_isa("hamming", name.split("/")[0])
                 if warm:  # the repeated-search case: the gallery as warm as it gets
                     fn()
                 timings[name].runs_s.append(_time(fn))
     finally:
-        _core.use_hamming_isa(default)
+        ops.use_kernel_isa("hamming", default)
 
     per_template = 8 * words + 4
     numpy_rate = rows / timings["numpy"].median_s
@@ -381,10 +385,6 @@ def bench_gallery(
 def bench_binarize(
     shape: tuple[int, int, int], repeats: int, rng: np.random.Generator
 ) -> BinarizeResult | None:
-    try:
-        import fuzzykey.ops as ops
-    except ImportError:
-        return None
     binarize = getattr(ops, "binarize", None)
     if binarize is None:
         return None
@@ -435,7 +435,7 @@ def print_tables(results: Sequence[GalleryResult], repeats: int) -> None:
             f"| {_fmt_rate(r.limit_templates_per_s)} ({r.bytes_per_template} B/template) |"
         )
     print()
-    print("fuzzykey._core.hamming, one probe (templates/s; GB/s counts gallery bytes read + int32 written)")
+    print("fuzzykey.ops.hamming, one probe (templates/s; GB/s counts gallery bytes read + int32 written)")
     print()
     print("| gallery | kernel set | threads | templates/s | GB/s | vs numpy | vs numpy naive | of limit |")
     print("|---|---|---|---|---|---|---|---|")
@@ -510,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quick
         else DEFAULT_GALLERIES
     )
-    available = list(_core.available_hamming_isas())
+    available = ops.available_kernel_isas()["hamming"]
     isas = [s.strip() for s in args.isas.split(",")] if args.isas else available
     for isa in isas:
         if isa not in available:

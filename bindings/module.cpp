@@ -11,13 +11,14 @@
 #include <string>
 
 #include "../csrc/bch.hpp"
-#include "../csrc/bitsliced.hpp"
 #include "../csrc/cuda_info.hpp"
+#include "../csrc/dispatch.hpp"
 
 namespace py = pybind11;
 using fuzzykey::BchCode;
 
-void bind_ops(py::module_& m);  // bindings/ops.cpp
+void bind_ops(py::module_& m);      // bindings/ops.cpp
+void bind_testing(py::module_& m);  // bindings/testing.cpp
 
 namespace {
 
@@ -93,6 +94,9 @@ U8Array generator(const BchCode& code) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fuzzykey's native core (BCH codes, bit ops); use the fuzzykey package, not this module.";
   bind_ops(m);
+  py::module_ testing =
+      m.def_submodule("testing", "Test hooks into the C++ core's internals; not part of fuzzykey's API.");
+  bind_testing(testing);
 
   py::class_<BchCode, std::shared_ptr<BchCode>>(m, "BchCode")
       .def(py::init([](int mm, int t, int n, size_t table_budget) {
@@ -123,11 +127,11 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("m"), "deg g of the full-length BCH code over GF(2^m) for t = 0, 1, ..., t_max.");
   m.def("primitive_poly", &fuzzykey::primitive_poly, py::arg("m"));
-  m.def("kernel_isa", &fuzzykey::kernel_isa, "Instruction set of the kernels in use.");
+  m.def("kernel_isas", &fuzzykey::kernel_isas, "Kernel family -> instruction set in use.");
   m.def("available_kernel_isas", &fuzzykey::available_kernel_isas,
-        "Kernel sets this processor supports, best first.");
-  m.def("use_kernel_isa", &fuzzykey::use_kernel_isa, py::arg("name"),
-        "Switch kernel sets (tests and benchmarks); every set gives the same results.");
+        "Kernel family -> the sets this processor supports, best first.");
+  m.def("use_kernel_isa", &fuzzykey::use_kernel_isa, py::arg("family"), py::arg("isa"),
+        "Switch one family's kernel set; every set gives the same results.");
   m.def("cuda_built", &fuzzykey::cuda_built, "Whether this build has CUDA kernels.");
   m.def("cuda_device_count", &fuzzykey::cuda_device_count,
         "CUDA devices visible to this process (0 without CUDA build, driver or GPU).");

@@ -6,7 +6,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <array>
 #include <cstdint>
 #include <string>
 
@@ -14,7 +13,6 @@
 #include "../csrc/ops/bits.hpp"
 #include "../csrc/ops/hamming.hpp"
 #include "../csrc/ops/ops.hpp"
-#include "../csrc/ops/philox.hpp"
 
 namespace py = pybind11;
 
@@ -148,32 +146,10 @@ void bind_ops(py::module_& m) {
         py::arg("out") = py::none(), py::arg("threads") = 0);
   m.def("hamming", &hamming, py::arg("queries").noconvert(), py::arg("gallery").noconvert(),
         py::arg("out") = py::none(), py::arg("threads") = 0);
-  m.def("hamming_isa", &fuzzykey::hamming_isa);
-  m.def("available_hamming_isas", &fuzzykey::available_hamming_isas);
-  m.def("use_hamming_isa", &fuzzykey::use_hamming_isa, py::arg("name"));
   m.def("sample_sphere", &sample_sphere<float>, py::arg("centers").noconvert(),
         py::arg("radii").noconvert(), py::arg("samples"), py::arg("seed"), py::arg("threads") = 0);
   m.def("sample_sphere", &sample_sphere<double>, py::arg("centers").noconvert(),
         py::arg("radii").noconvert(), py::arg("samples"), py::arg("seed"), py::arg("threads") = 0);
-
-  // The shared per-element math, exposed so tests can check it against
-  // published values (Random123's known-answer vectors) and numpy references.
-  m.def(
-      "philox4x32_10",
-      [](std::array<uint32_t, 4> ctr, std::array<uint32_t, 2> key) {
-        const fuzzykey::Philox4x32 r =
-            fuzzykey::philox4x32_10(fuzzykey::Philox4x32{{ctr[0], ctr[1], ctr[2], ctr[3]}}, key[0], key[1]);
-        return std::array<uint32_t, 4>{r.v[0], r.v[1], r.v[2], r.v[3]};
-      },
-      py::arg("counter"), py::arg("key"));
-  m.def(
-      "normal4",
-      [](uint64_t seed, uint64_t row, uint64_t sample, uint32_t block) {
-        double out[4];
-        fuzzykey::normal4<double>(seed, row, sample, block, out);
-        return std::array<double, 4>{out[0], out[1], out[2], out[3]};
-      },
-      py::arg("seed"), py::arg("row"), py::arg("sample"), py::arg("block"));
 
   // CUDA, device pointers as integers, enqueued on `stream`.
   m.def("cuda_pack_bits", [](uintptr_t bits, size_t rows, size_t n, uintptr_t out, uintptr_t stream) {

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "bitsliced.hpp"
+#include "dispatch.hpp"
 #include "ops/bits.hpp"
 #include "parallel.hpp"
 
@@ -372,9 +373,9 @@ void BchCode::syndromes(const uint64_t* rem, Workspace& ws) const {
   uint32_t* S = ws.syn.data();
   const int m = field_.m();
   if (bitsliced_) {
+    const auto syndrome = bch_kernels().syndrome;
     for (size_t i = 0; i < leaders_.size(); ++i) {
-      S[leaders_[i]] =
-          bitsliced_syndrome(rem, syn_planes_.data() + i * m * parity_words_, parity_words_, m);
+      S[leaders_[i]] = syndrome(rem, syn_planes_.data() + i * m * parity_words_, parity_words_, m);
     }
   } else {
     for (uint32_t j : leaders_) S[j] = 0;
@@ -487,7 +488,7 @@ int BchCode::chien_bitsliced(int L, Workspace& ws) const {
   ChienArgs args{chien_planes_.data(), static_cast<size_t>(t_), words_,      static_cast<size_t>(n_),
                  ws.bit_lists.data(),  stride,                  ws.bit_counts.data(), ws.roots.data(),
                  static_cast<size_t>(L)};
-  const int found = bitsliced_chien(m, args);
+  const int found = bch_kernels().chien(m, args);
   ws.roots.resize(found < 0 ? 0 : static_cast<size_t>(found));
   return found;
 }

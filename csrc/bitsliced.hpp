@@ -10,14 +10,13 @@
 // planes zero are the roots.
 //
 // The implementations are templates over an instruction-set tag, compiled once
-// per tag in their own translation unit (bitsliced_<isa>.cpp); dispatch.cpp
-// picks one at run time from what the processor supports.
+// per tag in their own translation unit (bitsliced_<isa>.cpp, which exports
+// syndrome_<isa> and chien_<isa>); dispatch.cpp picks one at run time from what
+// the processor supports, and bch_kernels() (dispatch.hpp) hands it out.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <vector>
 
 namespace fuzzykey {
 
@@ -34,19 +33,5 @@ struct ChienArgs {
   uint32_t* roots;              // positions found, ascending (room for max_roots)
   size_t max_roots;             // more roots than this: return -1
 };
-
-// Bit b of the result = parity(word AND planes[b]); planes is [m][words].
-uint32_t bitsliced_syndrome(const uint64_t* word, const uint64_t* planes, size_t words, int m);
-// Writes the roots to args.roots; returns their number, or -1 past max_roots.
-int bitsliced_chien(int m, const ChienArgs& args);
-
-// Name of the kernel set in use ("avx2" or "generic"): the best this processor
-// supports unless use_kernel_isa() chose another.
-const char* kernel_isa();
-// The kernel sets this processor supports, best first.
-std::vector<std::string> available_kernel_isas();
-// Switch kernel sets (for tests and benchmarks); throws std::invalid_argument
-// for unknown or unsupported names.
-void use_kernel_isa(const std::string& name);
 
 }  // namespace fuzzykey

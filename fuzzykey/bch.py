@@ -81,7 +81,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _core
-from ._checks import as_bits, as_int, as_threads
+from ._checks import as_bits, as_erasures, as_int, as_threads
 from .errors import DecodingFailure, InvalidArgument
 
 __all__ = ["BCHCode"]
@@ -107,20 +107,6 @@ def _check_m(m: Any) -> int:
     if not MIN_M <= value <= MAX_M:
         raise InvalidArgument(f"m must be between {MIN_M} and {MAX_M}, got {value}")
     return value
-
-
-def _as_erasures(value: Any, shape: tuple[int, ...]) -> NDArray[np.uint8]:
-    """An erasure mask of exactly ``shape`` as C-contiguous 0/1 uint8."""
-    arr = np.asarray(value)
-    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.integer):
-        raise InvalidArgument(
-            f"erasures must be a bool or 0/1 integer mask, got dtype {arr.dtype}"
-        )
-    if arr.shape != shape:
-        raise InvalidArgument(
-            f"erasures must have the shape of the word(s), {shape}, got shape {arr.shape}"
-        )
-    return as_bits(arr, "erasures", ndim=len(shape), length=shape[-1])
 
 
 def _log_binomial_tails(n: int, p: float) -> NDArray[np.float64]:
@@ -254,7 +240,7 @@ class BCHCode:
         if erasures is None:
             codewords, n_errors = self._code.decode_batch(bits[None, :], 1)
         else:
-            mask = _as_erasures(erasures, bits.shape)
+            mask = as_erasures(erasures, bits.shape)
             codewords, n_errors = self._code.decode_erasures_batch(bits[None, :], mask[None, :], 1)
         if n_errors[0] < 0:
             if erasures is None:
@@ -288,7 +274,7 @@ class BCHCode:
         if erasures is None:
             codewords, n_errors = self._code.decode_batch(bits, as_threads(threads))
         else:
-            mask = _as_erasures(erasures, bits.shape)
+            mask = as_erasures(erasures, bits.shape)
             codewords, n_errors = self._code.decode_erasures_batch(bits, mask, as_threads(threads))
         return codewords, n_errors
 

@@ -15,7 +15,7 @@ every numpy version: helper data refers to its rows).
     signs and the selection goes into the helper. Without the secret the
     selection is independent of the face (the rows of PQ are exchangeable and
     Q is unknown); with the secret it reveals :math:`x` (the top eigenvector of
-    the selected rows points at it: :func:`fuzzykey.attacks.structural_attack`).
+    the selected rows points at it: :func:`fuzzykey.evaluation.attacks.structural_attack`).
 :class:`SignBinarizer` (face only)
     The signs of the first n rows of P applied to :math:`x - \\mu`: nothing
     face-dependent is stored, so the helper leaks only the code-offset's n - k
@@ -23,6 +23,12 @@ every numpy version: helper data refers to its rows).
 
 Reliabilities :math:`|y_i| / \\lVert x - \\mu \\rVert` come with the probe's bits:
 soft information for errors-and-erasures decoding, never stored.
+
+Both implement :class:`Binarizer`, the interface :class:`~fuzzykey.KeyGen` uses:
+``enroll_bits`` gives the enrolled bits and the public fields the helper keeps
+(for the secret binarizer the nonce and the selection, encoded by
+:func:`encode_selection` and checked by :func:`decode_selection`), and
+``probe_bits`` gives a probe's bits and reliabilities from those fields.
 
 Example:
     >>> import numpy as np
@@ -38,29 +44,36 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import as_int
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidHelperData
 
 __all__ = [
+    "Binarizer",
     "PROJECTION_LABEL",
+    "NONCE_BYTES",
     "Center",
     "default_center",
     "shake_normals",
     "public_projections",
     "haar_rotation",
     "rotate",
+    "haar_rotations",
     "check_embeddings",
+    "encode_selection",
+    "decode_selection",
     "SecretSelectBinarizer",
     "SignBinarizer",
     "binarizer_from_description",
@@ -69,6 +82,67 @@ __all__ = [
 PROJECTION_LABEL = b"fuzzykey/v1/projections"
 _ROTATION_LABEL = b"fuzzykey/v1/rotation\x00"
 _MAX_CANDIDATES = 65535  # selections are stored as uint16
+NONCE_BYTES = 16
+
+
+@runtime_checkable
+class Binarizer(Protocol):
+    """What :class:`~fuzzykey.KeyGen` needs of a binarizer (both below implement it).
+
+    ``uses_secret`` says which KeyGen mode it serves: a secret binarizer gets
+    the enrollee's secret in both calls, a face-only one gets None.
+    """
+
+    uses_secret: ClassVar[bool]
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension."""
+        ...
+
+    @property
+    def n_bits(self) -> int:
+        """Bits per string: the code length n."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description recorded in helper data; equal descriptions mean equal bits."""
+        ...
+
+    def enroll_bits(
+        self, emb: NDArray[np.float32], secret: bytes | None
+    ) -> tuple[NDArray[np.uint8], dict[str, Any]]:
+        """Bits ``(n_bits,)`` of one ``(1, dim)`` embedding, and the public helper fields they need."""
+        ...
+
+    def probe_bits(
+        self, emb: NDArray[np.float32], fields: Mapping[str, Any], secret: bytes | None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """Bits and reliabilities ``(N, n_bits)`` of probes, given the enrolled helper fields.
+
+        Raises :class:`~fuzzykey.errors.InvalidHelperData` when the fields are malformed."""
+        ...
+
+
+def encode_selection(selection: Any) -> str:
+    """A selection (increasing uint16 row indices) as the helper stores it: base64 of little-endian uint16."""
+    return base64.b64encode(np.asarray(selection).astype("<u2").tobytes()).decode("ascii")
+
+
+def decode_selection(text: Any, n_bits: int, n_candidates: int) -> NDArray[np.int64]:
+    """Parse and check a stored selection: ``n_bits`` strictly increasing rows below ``n_candidates``.
+
+    Raises:
+        InvalidHelperData: anything else (the field is unauthenticated until the key comes out).
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+        sel = np.frombuffer(raw, dtype="<u2").astype(np.int64)
+    except (ValueError, TypeError) as exc:
+        raise InvalidHelperData("the helper's selection is malformed") from exc
+    if sel.shape != (n_bits,) or np.any(np.diff(sel) <= 0) or sel[-1] >= n_candidates:
+        raise InvalidHelperData("the helper's selection is malformed")
+    return sel
 
 
 def shake_normals(label: bytes, count: int) -> NDArray[np.float64]:
@@ -163,6 +237,28 @@ def rotate(seed: bytes, rows: Any) -> NDArray[np.float64]:
     return z
 
 
+def haar_rotations(seeds: Sequence[bytes], dim: int) -> NDArray[np.float32]:
+    """:func:`haar_rotation` for many seeds at once, ``(len(seeds), dim, dim)``, in float32.
+
+    The same reflections applied to a batch of identity matrices (one numpy
+    operation per reflection instead of one per seed and reflection); equal to
+    stacking :func:`haar_rotation` up to float32 rounding.
+    """
+    dim = as_int(dim, "dim")
+    if dim < 1:
+        raise InvalidArgument(f"dim must be >= 1, got {dim}")
+    vectors = [_householder_vectors(seed, dim) for seed in seeds]
+    h = np.broadcast_to(np.eye(dim, dtype=np.float32), (len(seeds), dim, dim)).copy()
+    for j in range(dim):
+        d = np.array([v[j][0] for v in vectors], dtype=np.float32)
+        x = np.stack([v[j][1] for v in vectors]).astype(np.float32)
+        block = h[:, :, j:]
+        proj = np.matmul(block, x[:, :, None])  # (B, dim, 1)
+        block -= proj * x[:, None, :]
+        block *= -d[:, None, None]
+    return h
+
+
 class Center:
     """A named mean vector subtracted from embeddings before binarization."""
 
@@ -238,6 +334,7 @@ class SecretSelectBinarizer(_Base):
     """
 
     kind: Literal["secret-select"] = "secret-select"
+    uses_secret: ClassVar[bool] = True
 
     def __init__(
         self, n_bits: int = 1023, n_candidates: int = 32768, *, dim: int = 128, center: Center | None = None
@@ -325,6 +422,31 @@ class SecretSelectBinarizer(_Base):
             rel[i] = np.abs(y)
         return bits, rel
 
+    def enroll_bits(
+        self, emb: NDArray[np.float32], secret: bytes | None
+    ) -> tuple[NDArray[np.uint8], dict[str, Any]]:
+        """:class:`Binarizer`: a fresh nonce seeds the rotation; the helper keeps nonce and selection."""
+        if secret is None:
+            raise InvalidArgument("the secret binarizer needs the enrollee's secret")
+        nonce = os.urandom(NONCE_BYTES)
+        bits, selection = self.enroll(emb, [self.rotation_seed(secret, nonce)])
+        return bits[0], {"nonce": nonce.hex(), "selection": encode_selection(selection[0])}
+
+    def probe_bits(
+        self, emb: NDArray[np.float32], fields: Mapping[str, Any], secret: bytes | None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """:class:`Binarizer`: the probes' bits on the enrolled selection under the enrolled rotation."""
+        if secret is None:
+            raise InvalidArgument("the secret binarizer needs the enrollee's secret")
+        try:
+            nonce = bytes.fromhex(fields["nonce"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InvalidHelperData("the helper's selection or nonce is malformed") from exc
+        if len(nonce) != NONCE_BYTES:
+            raise InvalidHelperData("the helper's selection or nonce is malformed")
+        selection = decode_selection(fields.get("selection"), self.n_bits, self.n_candidates)
+        return self.reproduce(emb, [self.rotation_seed(secret, nonce)], selection)
+
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -346,6 +468,7 @@ class SignBinarizer(_Base):
     """Face-only binarizer: signs of the first ``n_bits`` public projections."""
 
     kind: Literal["sign"] = "sign"
+    uses_secret: ClassVar[bool] = False
 
     def __init__(self, n_bits: int = 255, *, dim: int = 128, center: Center | None = None) -> None:
         self.n_bits = as_int(n_bits, "n_bits")
@@ -360,6 +483,18 @@ class SignBinarizer(_Base):
         """``(bits (N, n_bits) uint8, reliabilities (N, n_bits) float32)``."""
         y = self._centred(emb) @ public_projections(self.n_bits, self.dim).T
         return np.ascontiguousarray(y > 0, dtype=np.uint8), np.abs(y).astype(np.float32)
+
+    def enroll_bits(
+        self, emb: NDArray[np.float32], secret: bytes | None
+    ) -> tuple[NDArray[np.uint8], dict[str, Any]]:
+        """:class:`Binarizer`: public signs; nothing face-dependent goes into the helper."""
+        return self.bits(emb)[0][0], {}
+
+    def probe_bits(
+        self, emb: NDArray[np.float32], fields: Mapping[str, Any], secret: bytes | None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """:class:`Binarizer`: the same public signs of each probe."""
+        return self.bits(emb)
 
     def describe(self) -> dict[str, Any]:
         return {

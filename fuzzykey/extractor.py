@@ -81,6 +81,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import os
 from collections.abc import Sequence
@@ -91,8 +92,8 @@ from Crypto.Hash import HMAC, SHA3_256
 from Crypto.Protocol.KDF import HKDF
 from numpy.typing import NDArray
 
-from ._checks import as_bits, as_int, as_threads
-from .bch import BCHCode, _as_erasures
+from ._checks import as_bits, as_erasures, as_int, as_threads
+from .bch import BCHCode
 from .errors import InvalidArgument, InvalidHelperData, KeyMismatch
 from .helper import MAX_KEY_BYTES, MAX_METADATA_BYTES, SALT_BYTES, HelperData
 
@@ -226,8 +227,8 @@ class FuzzyExtractor:
         for row in range(rows):
             salt = os.urandom(SALT_BYTES)
             ikm = np.packbits(w[row]).tobytes() + suffix
-            draft = HelperData._build(self._code, self._key_bytes, salt, sketches[row], metadata)
-            helpers.append(draft._with_tag(self._tag(ikm, draft)))
+            draft = HelperData.untagged(self._code, self._key_bytes, salt, sketches[row], metadata)
+            helpers.append(dataclasses.replace(draft, tag=self._tag(ikm, draft)))
             keys.append(_hkdf(ikm, salt, self._key_bytes, _KEY_LABEL + self._info))
         return keys, helpers
 
@@ -261,7 +262,7 @@ class FuzzyExtractor:
         suffix = _secret_suffix(secret)
         h = self._check_helper(helper)
         w = as_bits(bits, "bits", ndim=1, length=self._code.n)
-        mask = None if erasures is None else _as_erasures(erasures, w.shape)[None, :]
+        mask = None if erasures is None else as_erasures(erasures, w.shape)[None, :]
         key = self._reproduce(w[None, :], [h], 1, mask, suffix)[0]
         if key is None:
             raise KeyMismatch(_MISMATCH)
@@ -288,7 +289,7 @@ class FuzzyExtractor:
                 f"helpers must have one entry per row of bits: {w.shape[0]} rows, "
                 f"{len(helpers)} helpers"
             )
-        mask = None if erasures is None else _as_erasures(erasures, w.shape)
+        mask = None if erasures is None else as_erasures(erasures, w.shape)
         checked = [self._check_helper(h) for h in helpers]
         return self._reproduce(w, checked, as_threads(threads), mask, suffix)
 

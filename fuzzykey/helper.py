@@ -174,7 +174,7 @@ class HelperData:
         )
 
     @classmethod
-    def _build(
+    def untagged(
         cls,
         code: BCHCode,
         key_bytes: int,
@@ -182,16 +182,11 @@ class HelperData:
         sketch_bits: NDArray[np.uint8],
         metadata: bytes,
     ) -> HelperData:
-        """A helper without its tag (filled in by the extractor)."""
+        """A helper whose tag is still empty: the extractor computes the tag over
+        :meth:`signed_bytes` of this draft and fills it in (``dataclasses.replace``)."""
         return cls(
             m=code.m, n=code.n, t=code.t, k=code.k, key_bytes=key_bytes, salt=salt,
             sketch=np.packbits(sketch_bits).tobytes(), metadata=metadata, tag=b"",
-        )
-
-    def _with_tag(self, tag: bytes) -> HelperData:
-        return HelperData(
-            m=self.m, n=self.n, t=self.t, k=self.k, key_bytes=self.key_bytes, salt=self.salt,
-            sketch=self.sketch, metadata=self.metadata, tag=tag, version=self.version,
         )
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ obscurely, and a changed helper, another face or a wrong secret raise
 :class:`~fuzzykey.errors.KeyMismatch`: a wrong key never comes out.
 
 **With a secret** (``secret=``: at least 16 bytes, e.g. a device key, or
-:func:`password_secret` for a password). The secret seeds a per-enrollment
+:func:`fuzzykey.passwords.password_secret` for a password). The secret seeds a per-enrollment
 rotation of the public projections, enrollment keeps the 1023 most reliable of
 32768 projections (:class:`~fuzzykey.binarizers.SecretSelectBinarizer`), and the
 secret is mixed into the key derivation. Measured on LFW people not used for
@@ -22,7 +22,7 @@ right secret*. What it does not give:
 - the selection in the helper gives anyone the enrolled bits (the top
   eigenvector of the selected public rows is the secretly rotated embedding).
   Without the secret those bits say nothing about the face and give no key;
-  with the secret, :func:`fuzzykey.attacks.structural_attack` recovers the key
+  with the secret, :func:`fuzzykey.evaluation.attacks.structural_attack` recovers the key
   and the rotation can be undone to recover the face embedding;
 - so a password-derived secret can be guessed offline by anyone holding the
   helper, at the cost of one scrypt per guess: the face adds no work to that.
@@ -62,62 +62,45 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import as_int
 from .bch import BCHCode
-from .binarizers import SecretSelectBinarizer, SignBinarizer, check_embeddings
-from .errors import InvalidArgument, InvalidHelperData, KeyMismatch, PipelineMismatch
+from .binarizers import Binarizer, SecretSelectBinarizer, SignBinarizer, check_embeddings
+from .errors import InvalidArgument, KeyMismatch, PipelineMismatch
 from .extractor import FuzzyExtractor
+from .face.detect import Detector
+from .face.encoders import FaceEncoder
+from .face.images import ImageSource
+from .header import (
+    MODES,
+    Mode,
+    check_public,
+    encode_header,
+    helper_pipeline,
+    pipeline_fingerprint,
+    read_helper_header,
+)
 from .helper import MAX_KEY_BYTES, HelperData
-from .images import ImageSource
+from .security import SecurityEstimate, estimate
 
 __all__ = [
     "Mode",
     "SECRET_MIN_BYTES",
-    "SecurityEstimate",
     "FaceInfo",
     "Enrollment",
     "KeyGen",
-    "password_secret",
-    "read_helper_header",
 ]
 
-Mode = Literal["secret", "face-only"]
 SECRET_MIN_BYTES = 16
-_HEADER_FORMAT = "fuzzykey/keygen"
-_HEADER_VERSION = 1
-_NONCE_BYTES = 16
 _INFO = b"fuzzykey/keygen/v1\x00"
-
-
-def password_secret(password: str | bytes, salt: bytes, *, n: int = 2**17, r: int = 8, p: int = 1) -> bytes:
-    """A 32-byte secret from a password, stretched with scrypt (pycryptodome).
-
-    ``salt`` (at least 16 bytes, unique per user, stored by the application)
-    keeps equal passwords apart. The cost (n = 2^17, r = 8: ~128 MiB and a few
-    tenths of a second) is what slows an offline guesser who holds the helper.
-    """
-    from Crypto.Protocol.KDF import scrypt
-
-    pw = password.encode("utf-8") if isinstance(password, str) else password
-    if not isinstance(pw, bytes) or not pw:
-        raise InvalidArgument("password must be a non-empty str or bytes")
-    if not isinstance(salt, bytes) or len(salt) < 16:
-        raise InvalidArgument(
-            f"salt must be at least 16 bytes, got {len(salt) if isinstance(salt, bytes) else salt!r}"
-        )
-    out = scrypt(pw, salt, 32, N=n, r=r, p=p)
-    return out if isinstance(out, bytes) else out[0]
+_DEFAULT_ENCODER = "sface-2021dec-int8bq"
+_DEFAULT_DETECTOR = "yunet-2023mar-int8bq"
 
 
 def _unit_rows(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
@@ -126,21 +109,6 @@ def _unit_rows(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
     if np.any(norms == 0.0):
         raise InvalidArgument(f"{name} contain a zero vector; it has no direction")
     return np.asarray(x / norms, dtype=np.float32)
-
-
-def _check_public(public: Any) -> dict[str, Any] | None:
-    if public is None:
-        return None
-    if not isinstance(public, Mapping) or not all(isinstance(k, str) for k in public):
-        raise InvalidArgument(f"public must be a mapping with str keys, got {type(public).__name__}")
-    try:
-        text = json.dumps(dict(public), sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"public must hold JSON values only: {exc}") from exc
-    if len(text) > 4096:
-        raise InvalidArgument(f"public takes at most 4096 bytes as JSON, got {len(text)}")
-    out: dict[str, Any] = json.loads(text)
-    return out
 
 
 def _check_secret(secret: Any) -> bytes | None:
@@ -158,34 +126,11 @@ def _check_secret(secret: Any) -> bytes | None:
     return bytes(secret)
 
 
-@dataclass(frozen=True)
-class SecurityEstimate:
-    """What a key from one mode is worth, each figure labelled for what it means."""
-
-    mode: Mode
-    code_n: int
-    code_t: int
-    code_k_bits: int
-    """Upper bound: with code-offset, H(w | helper) <= k, so 2^k guesses suffice."""
-    entropy_loss_bits: int
-    """n - k: the most the sketch reveals about the enrolled bits."""
-    measured: dict[str, Any] = field(default_factory=dict)
-    """Figures measured by ``benchmarks/keys.py`` on LFW people disjoint from any
-    fitting (FRR, FAR, -log2 FAR, impostor degrees of freedom, attacks), with the
-    command and data that produced them; empty if not measured for this pipeline."""
-    notes: str = ""
-
-    def __str__(self) -> str:
-        lines = [
-            f"mode: {self.mode}",
-            f"code: BCH(n={self.code_n}, t={self.code_t}), "
-            f"k = {self.code_k_bits} bits (upper bound on key entropy given the helper)",
-        ]
-        for name, value in self.measured.items():
-            lines.append(f"{name}: {value}")
-        if self.notes:
-            lines.append(self.notes)
-        return "\n".join(lines)
+def _check_mode(mode: Any) -> Mode:
+    if mode not in MODES:
+        raise InvalidArgument(f"mode must be 'secret' or 'face-only', got {mode!r}")
+    result: Mode = mode
+    return result
 
 
 @dataclass(frozen=True)
@@ -223,48 +168,16 @@ class Enrollment:
         )
 
 
-def read_helper_header(helper: HelperData | bytes) -> tuple[HelperData, dict[str, Any]]:
-    """Parse helper bytes and their KeyGen JSON header (public, authenticated by the tag)."""
-    h = helper if isinstance(helper, HelperData) else HelperData.from_bytes(helper)
-    try:
-        header = json.loads(h.metadata.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidHelperData(
-            "the helper has no KeyGen header (was it made by FuzzyExtractor directly?)"
-        ) from exc
-    if not isinstance(header, dict) or header.get("format") != _HEADER_FORMAT:
-        raise InvalidHelperData("the helper has no KeyGen header (was it made by FuzzyExtractor directly?)")
-    if header.get("version") != _HEADER_VERSION:
-        raise InvalidHelperData(
-            f"KeyGen header version {header.get('version')!r} is not supported "
-            f"(this fuzzykey reads version {_HEADER_VERSION})"
-        )
-    required = {"mode", "encoder", "detector", "binarizer", "images"}
-    if header.get("mode") == "secret":
-        required |= {"nonce", "selection"}
-    missing = sorted(required - header.keys())
-    if missing or header["mode"] not in ("secret", "face-only"):
-        raise InvalidHelperData(f"KeyGen header is incomplete or has an unknown mode (missing {missing})")
-    return h, header
-
-
-def _load_measured() -> dict[str, Any]:
-    try:
-        text = resources.files("fuzzykey").joinpath("data/security_v1.json").read_text("utf-8")
-    except (FileNotFoundError, OSError):
-        return {}
-    doc = json.loads(text)
-    return doc if isinstance(doc, dict) else {}
-
-
 class KeyGen:
     """Keys from faces. Use :meth:`from_pretrained` for the measured defaults.
 
     Args:
-        detector: face detector with ``detect_and_align`` (default YuNet).
-        encoder: a :class:`~fuzzykey.encoders.FaceEncoder` (default SFace).
-        secret_binarizer, secret_code: binarizer and BCH code of the secret mode.
-        face_binarizer, face_code: binarizer and BCH code of the face-only mode.
+        detector: a :class:`~fuzzykey.face.detect.Detector` (default YuNet, loaded on first use).
+        encoder: a :class:`~fuzzykey.face.encoders.FaceEncoder` (default SFace, loaded on first use).
+        secret_binarizer, secret_code: :class:`~fuzzykey.binarizers.Binarizer` (one that
+            uses the secret) and BCH code of the secret mode.
+        face_binarizer, face_code: binarizer (one that uses no secret) and BCH code of
+            the face-only mode.
         key_bytes: key length (default 32).
         erasure_trials: numbers of least-reliable probe bits to erase, tried in
             order until the tag verifies (0: plain decoding). Every trial is a
@@ -273,46 +186,53 @@ class KeyGen:
             ``(0,)``: on LFW erasures did not lower FRR at equal FAR.
         info: application label mixed into keys (keys for different labels differ).
         threads: threads for the encoder (None: all cores).
+
+    :meth:`replace` gives a KeyGen with some of these replaced and the rest
+    (loaded models included) shared.
     """
 
     def __init__(
         self,
-        detector: Any = None,
-        encoder: Any = None,
+        detector: Detector | None = None,
+        encoder: FaceEncoder | None = None,
         *,
-        secret_binarizer: SecretSelectBinarizer | None = None,
+        secret_binarizer: Binarizer | None = None,
         secret_code: BCHCode | None = None,
-        face_binarizer: SignBinarizer | None = None,
+        face_binarizer: Binarizer | None = None,
         face_code: BCHCode | None = None,
         key_bytes: int = 32,
         erasure_trials: Sequence[int] = (0,),
         info: bytes = b"",
         threads: int | None = None,
     ) -> None:
+        if detector is not None and not isinstance(detector, Detector):
+            raise InvalidArgument(f"detector must be a Detector, got {type(detector).__name__}")
+        if encoder is not None and not isinstance(encoder, FaceEncoder):
+            raise InvalidArgument(f"encoder must be a FaceEncoder, got {type(encoder).__name__}")
         self._detector = detector
         self._encoder = encoder
         self._threads = threads
-        self.secret_binarizer = secret_binarizer or SecretSelectBinarizer(1023, 32768)
+        self.secret_binarizer: Binarizer = secret_binarizer or SecretSelectBinarizer(1023, 32768)
         self.secret_code = secret_code or BCHCode(10, 155)
-        self.face_binarizer = face_binarizer or SignBinarizer(1023)
+        self.face_binarizer: Binarizer = face_binarizer or SignBinarizer(1023)
         self.face_code = face_code or BCHCode(10, 223)
-        for arg, value, kind in (
-            ("secret_binarizer", self.secret_binarizer, SecretSelectBinarizer),
-            ("face_binarizer", self.face_binarizer, SignBinarizer),
-            ("secret_code", self.secret_code, BCHCode),
-            ("face_code", self.face_code, BCHCode),
+        for arg, psi, uses_secret in (
+            ("secret_binarizer", self.secret_binarizer, True),
+            ("face_binarizer", self.face_binarizer, False),
         ):
-            if not isinstance(value, kind):
-                raise InvalidArgument(f"{arg} must be a {kind.__name__}, got {type(value).__name__}")
+            if not isinstance(psi, Binarizer) or psi.uses_secret is not uses_secret:
+                kind = "a Binarizer that uses the secret" if uses_secret else "a Binarizer without a secret"
+                raise InvalidArgument(f"{arg} must be {kind}, got {type(psi).__name__}")
+        for arg, code in (("secret_code", self.secret_code), ("face_code", self.face_code)):
+            if not isinstance(code, BCHCode):
+                raise InvalidArgument(f"{arg} must be a BCHCode, got {type(code).__name__}")
         if self.secret_binarizer.dim != self.face_binarizer.dim:
             raise InvalidArgument(
                 f"the binarizers disagree on the embedding dimension: "
                 f"{self.secret_binarizer.dim} and {self.face_binarizer.dim}"
             )
-        for mode, psi, code in (
-            ("secret", self.secret_binarizer, self.secret_code),
-            ("face-only", self.face_binarizer, self.face_code),
-        ):
+        for mode in MODES:
+            psi, code = self.binarizer(mode), self.code(mode)
             if psi.n_bits != code.n:
                 raise InvalidArgument(
                     f"{mode} binarizer gives {psi.n_bits} bits but the code has n = {code.n}"
@@ -329,7 +249,6 @@ class KeyGen:
         if not isinstance(info, bytes):
             raise InvalidArgument(f"info must be bytes, got {type(info).__name__}")
         self.info = info
-        self._measured = _load_measured()
 
     @classmethod
     def from_pretrained(cls, *, threads: int | None = None, **kwargs: Any) -> KeyGen:
@@ -340,72 +259,92 @@ class KeyGen:
         """
         return cls(threads=threads, **kwargs)
 
+    def replace(self, **changes: Any) -> KeyGen:
+        """A KeyGen with the given constructor arguments replaced and every other part shared.
+
+        Models already loaded are shared, not reloaded. For example
+        ``kg.replace(secret_code=BCHCode(10, 150))`` is the same pipeline with
+        another code for the secret mode.
+        """
+        args: dict[str, Any] = {
+            "detector": self._detector,
+            "encoder": self._encoder,
+            "secret_binarizer": self.secret_binarizer,
+            "secret_code": self.secret_code,
+            "face_binarizer": self.face_binarizer,
+            "face_code": self.face_code,
+            "key_bytes": self.key_bytes,
+            "erasure_trials": self.erasure_trials,
+            "info": self.info,
+            "threads": self._threads,
+        }
+        unknown = sorted(set(changes) - set(args))
+        if unknown:
+            raise InvalidArgument(f"KeyGen has no part named {', '.join(map(repr, unknown))}")
+        args.update(changes)
+        return KeyGen(**args)
+
     # -- parts ---------------------------------------------------------------
     @property
-    def detector(self) -> Any:
+    def detector(self) -> Detector:
+        """The face detector (YuNet unless another was given; loaded on first use)."""
         if self._detector is None:
-            from .detect import YuNetDetector
+            from .face.detect import YuNetDetector
 
             self._detector = YuNetDetector()
         return self._detector
 
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> FaceEncoder:
+        """The face encoder (SFace unless another was given; loaded on first use)."""
         if self._encoder is None:
-            from .encoders import SFaceEncoder
+            from .face.encoders import SFaceEncoder
 
             self._encoder = SFaceEncoder(threads=self._threads)
         return self._encoder
 
     @property
     def encoder_name(self) -> str:
-        return str(self._encoder.name) if self._encoder is not None else "sface-2021dec-int8bq"
+        return str(self._encoder.name) if self._encoder is not None else _DEFAULT_ENCODER
 
     @property
     def detector_name(self) -> str:
-        return str(self._detector.name) if self._detector is not None else "yunet-2023mar-int8bq"
+        return str(self._detector.name) if self._detector is not None else _DEFAULT_DETECTOR
 
-    def _parts(self, mode: Mode) -> tuple[SecretSelectBinarizer | SignBinarizer, BCHCode]:
-        return (
-            (self.secret_binarizer, self.secret_code)
-            if mode == "secret"
-            else (self.face_binarizer, self.face_code)
+    def binarizer(self, mode: Mode) -> Binarizer:
+        """The binarizer of ``mode`` ("secret" or "face-only")."""
+        return self.secret_binarizer if _check_mode(mode) == "secret" else self.face_binarizer
+
+    def code(self, mode: Mode) -> BCHCode:
+        """The BCH code of ``mode`` ("secret" or "face-only")."""
+        return self.secret_code if _check_mode(mode) == "secret" else self.face_code
+
+    def extractor(self, mode: Mode) -> FuzzyExtractor:
+        """The fuzzy extractor of ``mode``: its code, key length and KeyGen's derivation label.
+
+        With it, an attack or a benchmark checks candidate bits against a
+        helper exactly as :meth:`reproduce_embeddings` does.
+        """
+        return FuzzyExtractor(
+            self.code(mode), self.key_bytes, info=_INFO + mode.encode() + b"\x00" + self.info
         )
 
-    def _extractor(self, mode: Mode) -> FuzzyExtractor:
-        return FuzzyExtractor(
-            self._parts(mode)[1], self.key_bytes, info=_INFO + mode.encode() + b"\x00" + self.info
+    def pipeline(self, mode: Mode) -> dict[str, Any]:
+        """The fingerprint a helper of ``mode`` must match to reproduce here
+        (:func:`fuzzykey.header.pipeline_fingerprint`): mode, encoder, detector,
+        binarizer and code; it also labels the measured figures."""
+        code = self.code(mode)
+        return pipeline_fingerprint(
+            mode,
+            encoder=self.encoder_name,
+            detector=self.detector_name,
+            binarizer=self.binarizer(mode).describe(),
+            code=(code.m, code.t, code.n),
         )
 
     def security(self, mode: Mode = "secret") -> SecurityEstimate:
         """The security figures of one mode (code bound plus measured figures)."""
-        if mode not in ("secret", "face-only"):
-            raise InvalidArgument(f"mode must be 'secret' or 'face-only', got {mode!r}")
-        psi, code = self._parts(mode)
-        measured: dict[str, Any] = {}
-        entry = self._measured.get("schemes", {}).get(mode)
-        if isinstance(entry, dict) and entry.get("pipeline") == self._pipeline(mode, code):
-            measured = dict(entry.get("figures", {}))
-            measured["measured_on"] = self._measured.get("data", "")
-            measured["command"] = self._measured.get("command", "")
-        notes = (
-            "The face adds no secrecy against someone holding both the helper and the secret "
-            "(fuzzykey.attacks.structural_attack recovers the key then)."
-            if mode == "secret"
-            else "Face-only: at most k bits of entropy given the helper; a determined attacker "
-            "enumerates 2^k codewords. Prefer a secret."
-        )
-        return SecurityEstimate(mode, code.n, code.t, code.k, code.n - code.k, measured, notes)
-
-    def _pipeline(self, mode: Mode, code: BCHCode) -> dict[str, Any]:
-        psi = self._parts(mode)[0]
-        return {
-            "mode": mode,
-            "encoder": self.encoder_name,
-            "detector": self.detector_name,
-            "binarizer": psi.describe(),
-            "code": [code.m, code.t, code.n],
-        }
+        return estimate(_check_mode(mode), self.code(mode), self.pipeline(mode))
 
     # -- images --------------------------------------------------------------
     def embed(
@@ -415,7 +354,9 @@ class KeyGen:
 
         Raises :class:`~fuzzykey.errors.NoFaceFound` naming the photo without a face.
         """
-        items = list(images) if isinstance(images, (list, tuple)) else [images]
+        items: list[ImageSource] = (
+            list(images) if isinstance(images, (list, tuple)) else [cast(ImageSource, images)]
+        )
         if not items:
             raise InvalidArgument("images must name at least one photo")
         crops, faces = [], []
@@ -436,7 +377,8 @@ class KeyGen:
 
         ``public``: application fields (JSON values, at most 4 KiB) stored in the
         helper's header, authenticated by its tag and readable by anyone with
-        :func:`read_helper_header` (e.g. the salt of a password-derived secret).
+        :func:`fuzzykey.header.read_helper_header` (e.g. the salt of a password-derived
+        secret).
 
         Returns an :class:`Enrollment` that unpacks as ``key, helper``.
         """
@@ -466,32 +408,23 @@ class KeyGen:
 
         ``public`` as in :meth:`enroll`."""
         secret = _check_secret(secret)
-        app = _check_public(public)
+        app = check_public(public)
         mode: Mode = "face-only" if secret is None else "secret"
-        psi, code = self._parts(mode)
+        psi = self.binarizer(mode)
         x = _unit_rows(check_embeddings(emb, psi.dim, "emb"), "emb")
         mean = x.mean(axis=0, keepdims=True)
+        bits, fields = psi.enroll_bits(mean, secret)
         header: dict[str, Any] = {
-            "format": _HEADER_FORMAT,
-            "version": _HEADER_VERSION,
             "mode": mode,
             "encoder": self.encoder_name,
             "detector": self.detector_name,
             "binarizer": psi.describe(),
             "images": int(x.shape[0]),
+            **fields,
         }
         if app is not None:
             header["app"] = app
-        if isinstance(psi, SecretSelectBinarizer):
-            assert secret is not None  # mode == "secret"  # noqa: S101 - type narrowing only
-            nonce = os.urandom(_NONCE_BYTES)
-            bits, selection = psi.enroll(mean, [psi.rotation_seed(secret, nonce)])
-            header["nonce"] = nonce.hex()
-            header["selection"] = base64.b64encode(selection[0].astype("<u2").tobytes()).decode("ascii")
-        else:
-            bits, _ = psi.bits(mean)
-        metadata = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        key, helper = self._extractor(mode).generate(bits[0], metadata=metadata, secret=secret)
+        key, helper = self.extractor(mode).generate(bits, metadata=encode_header(header), secret=secret)
         return Enrollment(key, helper.to_bytes(), self.security(mode))
 
     def enroll_embeddings(self, embs: Any, *, secret: bytes | None = None) -> list[Enrollment]:
@@ -508,19 +441,7 @@ class KeyGen:
             raise PipelineMismatch("this helper was enrolled with a secret; pass secret=")
         if mode == "face-only" and secret is not None:
             raise PipelineMismatch("this helper was enrolled from the face alone; do not pass a secret")
-        psi, code = self._parts(mode)
-        theirs = {
-            "encoder": header["encoder"],
-            "detector": header["detector"],
-            "binarizer": header["binarizer"],
-            "code": [h.m, h.t, h.n],
-        }
-        ours = {
-            "encoder": self.encoder_name,
-            "detector": self.detector_name,
-            "binarizer": psi.describe(),
-            "code": [code.m, code.t, code.n],
-        }
+        theirs, ours = helper_pipeline(h, header), self.pipeline(mode)
         for name in ("encoder", "detector", "binarizer", "code"):
             if theirs[name] != ours[name]:
                 raise PipelineMismatch(
@@ -528,28 +449,6 @@ class KeyGen:
                     f"{ours[name]!r}; reproduce with the same pipeline"
                 )
         return h, header, mode
-
-    def _probe_bits(
-        self, x: NDArray[np.float32], header: dict[str, Any], mode: Mode, secret: bytes | None
-    ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-        psi = self._parts(mode)[0]
-        if isinstance(psi, SecretSelectBinarizer):
-            assert secret is not None  # noqa: S101 - checked by _check_pipeline
-            try:
-                nonce = bytes.fromhex(header["nonce"])
-                raw = base64.b64decode(header["selection"], validate=True)
-                selection = np.frombuffer(raw, dtype="<u2").astype(np.int64)
-            except (ValueError, TypeError) as exc:
-                raise InvalidHelperData("the helper's selection or nonce is malformed") from exc
-            if (
-                len(nonce) != _NONCE_BYTES
-                or selection.shape != (psi.n_bits,)
-                or np.any(np.diff(selection) <= 0)
-                or selection[-1] >= psi.n_candidates
-            ):
-                raise InvalidHelperData("the helper's selection or nonce is malformed")
-            return psi.reproduce(x, [psi.rotation_seed(secret, nonce)], selection)
-        return psi.bits(x)
 
     def _erasure_masks(self, reliability: NDArray[np.float32]) -> list[NDArray[np.uint8] | None]:
         masks: list[NDArray[np.uint8] | None] = []
@@ -592,8 +491,8 @@ class KeyGen:
         secret = _check_secret(secret)
         h, header, mode = self._check_pipeline(helper, secret)
         x = _unit_rows(check_embeddings(embs, self.secret_binarizer.dim, "embs"), "embs")
-        bits, reliability = self._probe_bits(x, header, mode, secret)
-        fe = self._extractor(mode)
+        bits, reliability = self.binarizer(mode).probe_bits(x, header, secret)
+        fe = self.extractor(mode)
         out: list[bytes | None] = [None] * x.shape[0]
         todo = np.arange(x.shape[0])
         for mask in self._erasure_masks(reliability):

@@ -1,4 +1,5 @@
-"""Bit-level kernels: packing, binarization, Hamming distances, sphere sampling.
+"""Bit-level kernels: packing, binarization, Hamming distances, sphere sampling;
+the instruction sets of the native kernels.
 
 One bit layout everywhere: bit j of a string lives in 64-bit word ``j // 64`` at
 bit position ``j % 64`` (least significant first), and a batch of n-bit strings
@@ -23,6 +24,19 @@ Example:
     True
     >>> ops.hamming(words, ops.pack_bits(np.zeros((2, 66), np.uint8))).tolist()
     [[3, 3]]
+
+Kernel sets: each family of CPU kernels, ``"bch"`` (the BCH decoder's bitsliced
+syndromes and Chien search) and ``"hamming"`` (:func:`hamming`), is compiled once
+per instruction set, and the best set the processor supports runs, chosen at run
+time (never baked in with ``-march=native``). :func:`kernel_isas` says which set
+each family runs, :func:`available_kernel_isas` lists the sets this processor can
+run, best first, and :func:`use_kernel_isa` switches one family (for tests and
+benchmarks: every set gives identical results).
+
+    >>> sorted(ops.kernel_isas())
+    ['bch', 'hamming']
+    >>> ops.available_kernel_isas()["hamming"][-1]
+    'generic'
 """
 
 from __future__ import annotations
@@ -38,7 +52,17 @@ from . import _core
 from ._checks import as_int, as_threads
 from .errors import CudaUnavailable, InvalidArgument
 
-__all__ = ["pack_bits", "unpack_bits", "binarize", "hamming", "sample_sphere", "words_for"]
+__all__ = [
+    "pack_bits",
+    "unpack_bits",
+    "binarize",
+    "hamming",
+    "sample_sphere",
+    "words_for",
+    "kernel_isas",
+    "available_kernel_isas",
+    "use_kernel_isa",
+]
 
 # Values of x @ projection held at once by binarize (16 MiB of float32): large enough for
 # BLAS to run at full speed, small enough to stay in the last-level cache for the packing pass.
@@ -424,3 +448,47 @@ def sample_sphere(centers: Any, radii: Any, n_samples: int, seed: int | None = N
         return _sphere_function().apply(c.contiguous(), r.contiguous(), n_samples, seed_)
     z, _ = _sample_native(_contiguous(c), _contiguous(r), n_samples, seed_)
     return z
+
+
+# -- kernel sets ----------------------------------------------------------------
+def kernel_isas() -> dict[str, str]:
+    """The instruction set each kernel family runs, e.g. ``{"bch": "avx2", "hamming": "avx512"}``.
+
+    The families are ``"bch"`` (the BCH decoder's bitsliced syndromes and Chien
+    search) and ``"hamming"`` (:func:`hamming` on CPU data). Unless
+    :func:`use_kernel_isa` chose another, each runs the first of
+    :func:`available_kernel_isas`.
+    """
+    return _core.kernel_isas()
+
+
+def available_kernel_isas() -> dict[str, list[str]]:
+    """The kernel sets this processor can run, per family, best first.
+
+    ``"bch"``: ``"avx2"``, ``"generic"``; ``"hamming"``: ``"avx512"`` (AVX-512
+    VPOPCNTDQ), ``"avx2"``, ``"popcnt"``, ``"generic"``; each as far as this build
+    has it and the processor supports it. ``"generic"`` runs anywhere and is
+    always last.
+    """
+    return _core.available_kernel_isas()
+
+
+def use_kernel_isa(family: str, isa: str) -> None:
+    """Run the kernels of ``family`` with the set ``isa``, one of ``available_kernel_isas()[family]``.
+
+    For tests and benchmarks: every set of a family gives identical results, only
+    the speed differs. The switch is process-wide and holds for every call that
+    starts after it.
+
+    Raises:
+        InvalidArgument: ``family`` is not a kernel family, or ``isa`` is a set
+            this build does not have or this processor cannot run; the family
+            keeps the set it had.
+    """
+    for name, value in (("family", family), ("isa", isa)):
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    try:
+        _core.use_kernel_isa(family, isa)
+    except ValueError as exc:  # the native registry names the bad value and the valid ones
+        raise InvalidArgument(str(exc)) from None

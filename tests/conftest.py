@@ -147,7 +147,7 @@ def face_cache_dir(tmp_path_factory):
 def yunet(face_cache_dir):
     """One YuNet detector (default settings) for the session."""
     pytest.importorskip("cv2")
-    from fuzzykey.detect import YuNetDetector
+    from fuzzykey.face.detect import YuNetDetector
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FUZZYKEY_CACHE", str(face_cache_dir))
@@ -159,7 +159,7 @@ def sface(face_cache_dir):
     """One SFace encoder for the session (the fixed graph is cached under ``face_cache_dir``)."""
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from fuzzykey.encoders import SFaceEncoder
+    from fuzzykey.face.encoders import SFaceEncoder
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FUZZYKEY_CACHE", str(face_cache_dir))

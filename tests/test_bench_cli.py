@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import copy_lfw_people
 
-from fuzzykey.bench import bench_command, parse_code
+from fuzzykey.cli import main
 from fuzzykey.errors import InvalidArgument
+from fuzzykey.evaluation.keybench import parse_code
 
 PEOPLE = {"Colin_Powell": 3, "Tony_Blair": 3, "Ariel_Sharon": 3, "Hugo_Chavez": 2}
 
@@ -39,7 +40,7 @@ def test_bench_writes_the_documented_json_and_a_det_plot(small_set, cache, tmp_p
     images, pairs = small_set
     out, png = tmp_path / "bench.json", tmp_path / "det.png"
     args = ["--images", str(images), "--pairs", str(pairs), "--json", str(out), "--plot", str(png)]
-    result = CliRunner().invoke(bench_command, [*args, "--impostors", "500", "--quiet"])
+    result = CliRunner().invoke(main, ["bench", *args, "--impostors", "500", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "skipped:" in result.output and "Tony_Blair_0009.jpg" in result.output
     doc = json.loads(out.read_text(encoding="utf-8"))
@@ -65,7 +66,7 @@ def test_bench_writes_the_documented_json_and_a_det_plot(small_set, cache, tmp_p
     with open(png, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     # a second run reads every embedding from the cache
-    again = CliRunner().invoke(bench_command, [*args, "--impostors", "500", "--quiet"])
+    again = CliRunner().invoke(main, ["bench", *args, "--impostors", "500", "--quiet"])
     assert again.exit_code == 0, again.output
     assert json.loads(out.read_text(encoding="utf-8"))["seconds"]["embedding"] < doc["seconds"]["embedding"]
 
@@ -90,7 +91,7 @@ def test_bench_bad_input_is_one_line_and_nonzero(setup, message, small_set, cach
         bad = tmp_path / "pairs.txt"
         bad.write_text("1\nColin_Powell one 2\n", encoding="utf-8")
         args[3] = str(bad)
-    result = CliRunner().invoke(bench_command, args)
+    result = CliRunner().invoke(main, ["bench", *args])
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.output
@@ -104,8 +105,8 @@ def test_parse_code():
 
 def test_secret_distances_match_keygen_bits():
     """The benchmark's fast distance path computes the same bits as KeyGen's binarizer."""
-    from fuzzykey.bench import secret_distances
     from fuzzykey.binarizers import SecretSelectBinarizer
+    from fuzzykey.evaluation.keybench import secret_distances
 
     psi = SecretSelectBinarizer(255, 2048)
     rng = np.random.default_rng(0)

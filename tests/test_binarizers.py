@@ -34,7 +34,7 @@ from fuzzykey.binarizers import (
     shake_normals,
 )
 from fuzzykey.errors import InvalidArgument
-from fuzzykey.keygen import read_helper_header
+from fuzzykey.header import read_helper_header
 
 DIM = 128
 N_BITS, N_CAND = 255, 2048  # small SecretSelect setting: fast, same code paths as 1023 of 32768

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +13,31 @@ import pytest
 
 import fuzzykey
 import fuzzykey._core as core
+from fuzzykey import ops
+from fuzzykey.errors import InvalidArgument
 
 
 def test_core_imports_and_exposes_api() -> None:
     mod = importlib.import_module("fuzzykey._core")
     assert mod is core
-    for name in ("BchCode", "generator_degrees", "primitive_poly", "kernel_isa", "cuda_built",
-                 "cuda_device_count"):
+    for name in ("BchCode", "generator_degrees", "primitive_poly", "kernel_isas",
+                 "available_kernel_isas", "use_kernel_isa", "cuda_built", "cuda_device_count"):
         assert callable(getattr(core, name)), name
 
 
-def test_kernel_isa() -> None:
-    isa = core.kernel_isa()
-    assert isa in ("avx2", "generic")
-    assert core.kernel_isa() == isa  # chosen once, stable
+def test_test_hooks_live_in_the_testing_submodule() -> None:
+    for name in ("philox4x32_10", "normal4"):
+        assert callable(getattr(core.testing, name)), name
+        assert not hasattr(core, name), name
+
+
+def test_kernel_isas() -> None:
+    isas = ops.kernel_isas()
+    assert set(isas) == {"bch", "hamming"}
+    assert isas["bch"] in ("avx2", "generic")
+    assert isas["hamming"] in ("avx512", "avx2", "popcnt", "generic")
+    assert ops.kernel_isas() == isas  # chosen once, stable
+    assert set(ops.available_kernel_isas()) == set(isas)
 
 
 def test_cuda_probe() -> None:
@@ -45,6 +57,7 @@ def test_ships_py_typed_and_stub() -> None:
     files = importlib.resources.files("fuzzykey")
     assert files.joinpath("py.typed").is_file()
     assert files.joinpath("_core.pyi").is_file()
+    assert files.joinpath("_core_testing.pyi").is_file()
 
 
 def test_installed_location() -> None:
@@ -86,10 +99,11 @@ def test_version() -> None:
 
 def test_every_kernel_set_decodes_identically() -> None:
     """Each instruction-set variant of the bitsliced kernels (one translation unit
-    each, chosen in csrc/dispatch.cpp) gives bit-identical decodings."""
-    available = core.available_kernel_isas()
+    each, chosen in csrc/dispatch.cpp, the "bch" kernel family) gives bit-identical
+    decodings."""
+    available = ops.available_kernel_isas()["bch"]
     assert available[-1] == "generic"
-    assert core.kernel_isa() == available[0]  # the best one is chosen by default
+    assert ops.kernel_isas()["bch"] == available[0]  # the best one is chosen by default
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file() and " avx2" in cpuinfo.read_text():
         assert "avx2" in available
@@ -97,8 +111,8 @@ def test_every_kernel_set_decodes_identically() -> None:
     results = {}
     try:
         for isa in available:
-            core.use_kernel_isa(isa)
-            assert core.kernel_isa() == isa
+            ops.use_kernel_isa("bch", isa)
+            assert ops.kernel_isas()["bch"] == isa
             out = []
             for m, t in ((8, 26), (10, 102), (12, 60)):
                 code = fuzzykey.BCHCode(m, t)
@@ -110,7 +124,7 @@ def test_every_kernel_set_decodes_identically() -> None:
             results[isa] = out
             rng = np.random.default_rng(11)
     finally:
-        core.use_kernel_isa(available[0])
+        ops.use_kernel_isa("bch", available[0])
     reference = results[available[0]]
     for isa, out in results.items():
         for (cw_a, ne_a), (cw_b, ne_b) in zip(reference, out, strict=True):
@@ -119,11 +133,39 @@ def test_every_kernel_set_decodes_identically() -> None:
         assert any((ne >= 0).any() and (ne < 0).any() for _, ne in out)  # both outcomes exercised
 
 
-@pytest.mark.parametrize("bad", ["avx9000", "", "AVX2"])
+@pytest.mark.parametrize("bad", ["avx9000", "", "AVX2", "avx512"])
 def test_use_kernel_isa_rejects_unknown(bad: str) -> None:
-    with pytest.raises(ValueError):
-        core.use_kernel_isa(bad)
-    assert core.kernel_isa() == core.available_kernel_isas()[0]
+    before = ops.kernel_isas()
+    with pytest.raises(InvalidArgument, match=re.escape(f"unknown bch kernel set '{bad}'")):
+        ops.use_kernel_isa("bch", bad)
+    assert ops.kernel_isas() == before
+    assert before["bch"] == ops.available_kernel_isas()["bch"][0]
+
+
+@pytest.mark.parametrize("bad", ["", "BCH", "bitsliced", "hamming "])
+def test_use_kernel_isa_rejects_unknown_family(bad: str) -> None:
+    before = ops.kernel_isas()
+    with pytest.raises(InvalidArgument, match=re.escape(f"unknown kernel family '{bad}'")):
+        ops.use_kernel_isa(bad, "generic")
+    assert ops.kernel_isas() == before
+
+
+def test_use_kernel_isa_rejects_sets_this_processor_cannot_run() -> None:
+    """A set this processor cannot run (or this build lacks) is refused, quoted."""
+    if "avx512" in ops.available_kernel_isas()["hamming"]:
+        pytest.skip("this processor runs every Hamming kernel set")
+    before = ops.kernel_isas()
+    with pytest.raises(InvalidArgument, match="'avx512'"):
+        ops.use_kernel_isa("hamming", "avx512")
+    assert ops.kernel_isas() == before
+
+
+@pytest.mark.parametrize("family,isa", [(None, "generic"), ("bch", 2), (b"bch", "generic")])
+def test_use_kernel_isa_rejects_non_strings(family: object, isa: object) -> None:
+    before = ops.kernel_isas()
+    with pytest.raises(InvalidArgument, match="must be a string"):
+        ops.use_kernel_isa(family, isa)  # type: ignore[arg-type]
+    assert ops.kernel_isas() == before
 
 
 def test_native_module_links_neither_libtorch_nor_a_shared_cudart() -> None:

@@ -20,11 +20,12 @@ pytest.importorskip("PIL")
 
 from conftest import shared_data_dir  # noqa: E402
 
-from fuzzykey import KeyGen, __version__, cli  # noqa: E402
+from fuzzykey import KeyGen, __version__  # noqa: E402
 from fuzzykey.cli import main  # noqa: E402
-from fuzzykey.keygen import read_helper_header  # noqa: E402
+from fuzzykey.header import read_helper_header  # noqa: E402
 
-_REAL_MAKE_KEYGEN = cli._make_keygen
+# The KeyGen the commands get as the click context's obj (None: KeyGen.from_pretrained per command).
+_KEYGEN: dict[str, KeyGen | None] = {"kg": None}
 PASSWORD = "pw-horse-42"
 PROMPTS = ("Password:", "Repeat for confirmation:")  # on stderr, so stdout holds only the key
 
@@ -66,7 +67,7 @@ def shared_kg(cache_dir: Path) -> KeyGen:
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, shared_kg: KeyGen) -> None:
     _set_env(monkeypatch, cache_dir)
-    monkeypatch.setattr(cli, "_make_keygen", lambda: shared_kg)
+    monkeypatch.setitem(_KEYGEN, "kg", shared_kg)
 
 
 def run(args: Sequence[str], input: str | None = None) -> Result:
@@ -74,7 +75,7 @@ def run(args: Sequence[str], input: str | None = None) -> Result:
         runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
     except TypeError:
         runner = CliRunner()  # click >= 8.2 keeps stderr apart
-    return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+    return runner.invoke(main, list(args), input=input, catch_exceptions=False, obj=_KEYGEN["kg"])
 
 
 def ok(result: Result) -> str:
@@ -116,7 +117,7 @@ def enrolled(
     helper = folder / "powell.fkh"
     with pytest.MonkeyPatch.context() as mp:
         _set_env(mp, cache_dir)
-        mp.setattr(cli, "_make_keygen", lambda: shared_kg)
+        mp.setitem(_KEYGEN, "kg", shared_kg)
         result = run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper),
                       "--secret-file", str(secret)])
     assert result.stderr == ""
@@ -127,7 +128,7 @@ def enrolled(
 def test_secret_file_roundtrip_through_the_real_pipeline(
     photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_make_keygen", _REAL_MAKE_KEYGEN)  # KeyGen.from_pretrained per command
+    monkeypatch.setitem(_KEYGEN, "kg", None)  # KeyGen.from_pretrained per command
     secret = tmp_path / "secret.bin"
     secret.write_bytes(os.urandom(32))
     helper = tmp_path / "h.fkh"

@@ -1,4 +1,4 @@
-"""fuzzykey.datasets: image folders, LFW pairs files, and embed_files with its cache."""
+"""fuzzykey.evaluation.datasets: image folders, LFW pairs files, and embed_files with its cache."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fuzzykey.datasets import (
+from fuzzykey.errors import InvalidArgument
+from fuzzykey.evaluation.datasets import (
     IMAGE_SUFFIXES,
     LfwPair,
     default_data_dir,
@@ -18,7 +19,6 @@ from fuzzykey.datasets import (
     read_image_folder,
     read_lfw_pairs,
 )
-from fuzzykey.errors import InvalidArgument
 
 PEOPLE = {"George_W_Bush": (1, 2), "Colin_Powell": (1, 2)}
 
@@ -331,7 +331,7 @@ def test_embed_files_empty_and_all_failed(yunet, sface, file_list: list[Path]) -
 def test_lfw_half_splits_lfw_dev_people_by_name_hash(lfw_images: Path):
     import hashlib
 
-    from fuzzykey.datasets import lfw_half
+    from fuzzykey.evaluation.datasets import lfw_half
 
     people = sorted(p.name for p in lfw_images.iterdir() if p.is_dir())
     halves = [lfw_half(p) for p in people]

@@ -1,4 +1,4 @@
-"""fuzzykey.detect: the Umeyama similarity, alignment to the template, and YuNet on real photos."""
+"""fuzzykey.face.detect: the Umeyama similarity, alignment to the template, and YuNet on real photos."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("PIL")
 
-from fuzzykey.detect import TEMPLATE_112, YuNetDetector, align_face, similarity_transform  # noqa: E402
 from fuzzykey.errors import InvalidArgument, InvalidImage, NoFaceFound  # noqa: E402
-from fuzzykey.images import load_image  # noqa: E402
+from fuzzykey.face.detect import TEMPLATE_112, YuNetDetector, align_face, similarity_transform  # noqa: E402
+from fuzzykey.face.images import load_image  # noqa: E402
 
 BUSH = ("George_W_Bush", 1)
 
@@ -308,3 +308,35 @@ def test_settings_are_kept() -> None:
     assert (det.score_threshold, det.nms_threshold, det.max_side) == (0.9, 0.4, 640)
     assert "0.9" in repr(det) and "640" in repr(det)
     assert YuNetDetector.name == "yunet-2023mar-int8bq"
+
+
+# --------------------------------------------------------------------------- a library is quiet
+def test_loading_and_using_the_models_writes_nothing_to_stderr(lfw_images: Path, tmp_path: Path) -> None:
+    """OpenCV's DNN engine warns on stderr while YuNet loads; KeyGen must not pass that on."""
+    import os
+    import subprocess
+    import sys
+
+    import fuzzykey
+
+    photo = lfw(lfw_images, *BUSH)
+    code = (
+        "from fuzzykey import KeyGen\n"
+        "kg = KeyGen.from_pretrained()\n"
+        f"emb, faces = kg.embed({str(photo)!r})\n"
+        f"key, helper = kg.enroll({str(photo)!r}, secret=bytes(range(32)))\n"
+        "print(emb.shape, len(key))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_LOG_LEVEL", "OPENCV_VIDEOIO_DEBUG")}
+    env["FUZZYKEY_CACHE"] = str(tmp_path / "cache")  # a first load, as an application's would be
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(fuzzykey.__file__).resolve().parent.parent,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(1, 128) 32"
+    assert out.stderr == ""

@@ -1,4 +1,4 @@
-"""DVSP head and baselines (fuzzykey.dvsp): loss terms, the sphere sampler, FGSM, training."""
+"""DVSP head and baselines (fuzzykey.robust.dvsp): loss terms, the sphere sampler, FGSM, training."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fuzzykey import dvsp, ops  # noqa: E402
+from fuzzykey import ops  # noqa: E402
+from fuzzykey.robust import dvsp  # noqa: E402
 
 HIDDEN, DIM = 16, 6
 
@@ -38,7 +39,7 @@ def _heads() -> dict[str, torch.nn.Module]:
 
 
 def test_import_fuzzykey_does_not_import_dvsp() -> None:
-    code = "import sys, fuzzykey; assert 'fuzzykey.dvsp' not in sys.modules"
+    code = "import sys, fuzzykey; assert 'fuzzykey.robust.dvsp' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

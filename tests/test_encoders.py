@@ -1,4 +1,4 @@
-"""fuzzykey.encoders: SFace on real aligned LFW faces, the torch copy, user ONNX and torch encoders."""
+"""fuzzykey.face.encoders: SFace on real aligned LFW faces, the torch copy, user ONNX and torch encoders."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ pytest.importorskip("PIL")
 
 from onnx import TensorProto, helper  # noqa: E402
 
-from fuzzykey.encoders import (  # noqa: E402
+from fuzzykey.errors import InvalidArgument, ModelError  # noqa: E402
+from fuzzykey.face.encoders import (  # noqa: E402
     FaceEncoder,
     OnnxEncoder,
     SFaceEncoder,
@@ -23,7 +24,6 @@ from fuzzykey.encoders import (  # noqa: E402
     check_faces,
     normalize_rows,
 )
-from fuzzykey.errors import InvalidArgument, ModelError  # noqa: E402
 
 # people with several LFW photos; three photos each
 PEOPLE = ["George_W_Bush", "Colin_Powell", "Tony_Blair", "Serena_Williams", "Hugo_Chavez"]
@@ -85,7 +85,7 @@ def test_sface_runs_the_fixed_graph_on_rgb_nchw(faces, embeddings: np.ndarray) -
     L2-normalizes what the graph returns."""
     import onnxruntime as ort
 
-    from fuzzykey.models import fixed_sface_model_bytes
+    from fuzzykey.face.models import fixed_sface_model_bytes
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3

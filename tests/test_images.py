@@ -1,4 +1,4 @@
-"""fuzzykey.images.load_image: every source kind, EXIF orientation, and refusals.
+"""fuzzykey.face.images.load_image: every source kind, EXIF orientation, and refusals.
 
 The reference pixels of a JPEG come from PIL directly (the decoder load_image
 uses), so "identical" below means bit for bit.
@@ -15,7 +15,7 @@ import pytest
 Image = pytest.importorskip("PIL.Image")
 
 from fuzzykey.errors import FuzzyKeyError, InvalidImage  # noqa: E402
-from fuzzykey.images import describe_source, load_image  # noqa: E402
+from fuzzykey.face.images import describe_source, load_image  # noqa: E402
 
 ORIENTATION = 0x0112  # the EXIF tag
 

@@ -41,7 +41,7 @@ from fuzzykey.binarizers import (
     haar_rotation,
     public_projections,
 )
-from fuzzykey.keygen import read_helper_header
+from fuzzykey.header import read_helper_header
 
 DIM = 128
 SECRET = b"device key: 32 bytes of secret!!"
@@ -92,8 +92,8 @@ def faces(tmp_path_factory):
     pytest.importorskip("cv2")
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from fuzzykey.detect import YuNetDetector
-    from fuzzykey.encoders import SFaceEncoder
+    from fuzzykey.face.detect import YuNetDetector
+    from fuzzykey.face.encoders import SFaceEncoder
 
     images = shared_data_dir() / "lfw-dev" / "images"
     if not images.is_dir():
@@ -365,15 +365,28 @@ def test_other_binarizer_is_a_pipeline_mismatch(kg, faces):
         kg.reproduce_embedding(faces.emb[0], helper, secret=SECRET)
 
 
-class _Named:
-    def __init__(self, name: str) -> None:
-        self.name = name
+class _OtherEncoder:
+    """A FaceEncoder by its interface (never asked to embed here)."""
+
+    name, dim, input_size = "another-encoder", 128, 112
+
+    def embed(self, faces):
+        raise AssertionError("not used")
+
+
+class _OtherDetector:
+    """A Detector by its interface (never asked to detect here)."""
+
+    name = "another-detector"
+
+    def detect_and_align(self, image, size=112):
+        raise AssertionError("not used")
 
 
 def test_other_encoder_or_detector_is_a_pipeline_mismatch(kg, faces):
     for other, what in (
-        (KeyGen(encoder=_Named("another-encoder")), "encoder"),
-        (KeyGen(detector=_Named("another-detector")), "detector"),
+        (KeyGen(encoder=_OtherEncoder()), "encoder"),
+        (KeyGen(detector=_OtherDetector()), "detector"),
     ):
         for secret in (SECRET, None):
             _, helper = other.enroll_embedding(faces.emb[0], secret=secret)
@@ -640,6 +653,53 @@ def test_keygen_constructor_checks():
     with pytest.raises(InvalidArgument):
         KeyGen(info="text")
     assert "BCH" in repr(KeyGen())
+
+
+def test_keygen_constructor_checks_the_parts_interfaces():
+    with pytest.raises(InvalidArgument, match="secret_binarizer must be a Binarizer that uses the secret"):
+        KeyGen(secret_binarizer=SignBinarizer(1023))
+    with pytest.raises(InvalidArgument, match="face_binarizer must be a Binarizer without a secret"):
+        KeyGen(face_binarizer=SecretSelectBinarizer(1023, 2048))
+    with pytest.raises(InvalidArgument, match="face_binarizer must be"):
+        KeyGen(face_binarizer=object())  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="encoder must be a FaceEncoder, got str"):
+        KeyGen(encoder="sface")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="detector must be a Detector, got int"):
+        KeyGen(detector=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="mode must be"):
+        KeyGen().code("both")  # type: ignore[arg-type]
+
+
+def test_replace_changes_one_part_and_shares_the_rest(faces):
+    kg = faces.kg
+    other = kg.replace(secret_code=BCHCode(10, 150))
+    assert other.secret_code == BCHCode(10, 150) and other.face_code == kg.face_code
+    assert other.detector is kg.detector and other.encoder is kg.encoder  # loaded models shared
+    assert other.secret_binarizer is kg.secret_binarizer and other.info == kg.info
+    assert kg.secret_code == BCHCode(10, 155)  # the original is unchanged
+    helper = kg.enroll_embedding(faces.emb[0], secret=SECRET).helper
+    with pytest.raises(PipelineMismatch, match="code"):
+        other.reproduce_embedding(faces.emb[0], helper, secret=SECRET)
+    assert kg.replace().reproduce_embedding(faces.emb[0], helper, secret=SECRET)
+    with pytest.raises(InvalidArgument, match="'secret_cod'"):
+        kg.replace(secret_cod=BCHCode(10, 150))
+
+
+@pytest.mark.parametrize("mode", ["secret", "face-only"])
+def test_pipeline_and_extractor_are_those_the_helpers_use(kg, mode):
+    from fuzzykey.header import helper_pipeline
+
+    emb = np.random.default_rng(11).standard_normal(DIM).astype(np.float32)
+    secret = SECRET if mode == "secret" else None
+    key, helper = kg.enroll_embedding(emb, secret=secret)
+    h, header = read_helper_header(helper)
+    assert helper_pipeline(h, header) == kg.pipeline(mode)
+    assert kg.pipeline(mode)["code"] == [kg.code(mode).m, kg.code(mode).t, kg.code(mode).n]
+    # the probe's bits through the public extractor give the key KeyGen gives
+    x = (emb / np.linalg.norm(emb))[None, :]
+    bits, _ = kg.binarizer(mode).probe_bits(x, header, secret)
+    assert kg.extractor(mode).reproduce(bits[0], helper, secret=secret) == key
+    assert kg.extractor(mode).code == kg.code(mode)
 
 
 # --------------------------------------------------------------------------- images

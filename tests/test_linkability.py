@@ -1,4 +1,4 @@
-"""fuzzykey.linkability: the unlinkability metric of Gomez-Barrero et al. (TIFS 2018) and the
+"""fuzzykey.evaluation.linkability: the unlinkability metric of Gomez-Barrero et al. (TIFS 2018) and the
 linkage scores of KeyGen's two modes."""
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from fuzzykey import KeyGen
 from fuzzykey.binarizers import SecretSelectBinarizer, rotate
 from fuzzykey.errors import InvalidArgument, InvalidHelperData, PipelineMismatch
-from fuzzykey.keygen import read_helper_header
-from fuzzykey.linkability import (
+from fuzzykey.evaluation.linkability import (
     DEFAULT_BINS,
     dsys,
     face_only_linkage_score,
@@ -24,6 +23,7 @@ from fuzzykey.linkability import (
     secret_linkage_score,
     secret_linkage_scores,
 )
+from fuzzykey.header import read_helper_header
 
 SECRET = bytes(range(32))
 
@@ -325,13 +325,13 @@ def test_linkage_scores_validate(kg: KeyGen, face_helpers: list[bytes], secret_h
 
 
 def test_malformed_selection_is_refused(kg: KeyGen, secret_helpers: list[bytes]) -> None:
-    from fuzzykey.linkability import _selection
+    from fuzzykey.binarizers import decode_selection
 
     _, header = read_helper_header(secret_helpers[0])
     psi = kg.secret_binarizer
-    assert _selection(header, psi.n_bits, psi.n_candidates, "h").shape == (psi.n_bits,)
+    assert decode_selection(header["selection"], psi.n_bits, psi.n_candidates).shape == (psi.n_bits,)
     bad = dict(header, selection=base64.b64encode(np.arange(5, dtype="<u2").tobytes()).decode())
     with pytest.raises(InvalidHelperData, match="selection"):
-        _selection(bad, psi.n_bits, psi.n_candidates, "h")
+        decode_selection(bad["selection"], psi.n_bits, psi.n_candidates)
     with pytest.raises(InvalidHelperData, match="selection"):
-        _selection(dict(header, selection="%%%"), psi.n_bits, psi.n_candidates, "h")
+        decode_selection("%%%", psi.n_bits, psi.n_candidates)

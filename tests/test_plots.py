@@ -1,4 +1,4 @@
-"""fuzzykey.plots: DET curves as PNG files, and the probit transform."""
+"""fuzzykey.evaluation.plots: DET curves as PNG files, and the probit transform."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from fuzzykey.errors import InvalidArgument
-from fuzzykey.metrics import det_curve
-from fuzzykey.plots import FMR_MAX, FNMR_MAX, RATE_MIN, plot_det, probit
+from fuzzykey.evaluation.metrics import det_curve
+from fuzzykey.evaluation.plots import FMR_MAX, FNMR_MAX, RATE_MIN, plot_det, probit
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -162,7 +162,7 @@ def test_missing_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pyt
 
 
 def test_import_does_not_import_matplotlib() -> None:
-    code = "import sys, fuzzykey.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, fuzzykey.evaluation.plots; print('matplotlib' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ)
     )

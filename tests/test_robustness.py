@@ -1,4 +1,4 @@
-"""Tests of fuzzykey.robustness: the feature-space CW attack and the robustness index."""
+"""Tests of fuzzykey.robust.robustness: the feature-space CW attack and the robustness index."""
 
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fuzzykey.errors import InvalidArgument  # noqa: E402
-from fuzzykey.metrics import det_curve  # noqa: E402
-from fuzzykey.robustness import (  # noqa: E402
-    cosine_scores,
+from fuzzykey.evaluation.metrics import cosine_scores, det_curve, eer_threshold, threshold_at_fmr  # noqa: E402
+from fuzzykey.robust.robustness import (  # noqa: E402
     cw_feature_attack,
-    eer_threshold,
     robustness_index,
-    threshold_at_fmr,
 )
 
 ALPHA = 0.4  # cone half-angle: T = cos(ALPHA)
@@ -243,7 +240,7 @@ def test_index_validation():
 def test_docstring_example_runs():
     import doctest
 
-    import fuzzykey.robustness as mod
+    import fuzzykey.robust.robustness as mod
 
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.failed == 0 and result.attempted > 0

@@ -14,13 +14,13 @@ pytest.importorskip("torch")
 from click.testing import CliRunner  # noqa: E402
 from conftest import shared_data_dir  # noqa: E402
 
+from fuzzykey.cli import main  # noqa: E402
 from fuzzykey.errors import InvalidArgument  # noqa: E402
-from fuzzykey.robustness_bench import (  # noqa: E402
+from fuzzykey.evaluation.robustness_mnist import (  # noqa: E402
     METHODS,
     load_idx,
     load_mnist,
     parse_idx,
-    robustness_group,
 )
 
 MNIST = shared_data_dir() / "mnist"
@@ -95,8 +95,7 @@ def test_mnist_wrong_shapes(tmp_path):
 def test_quick_run(tmp_path):
     out, png = tmp_path / "r.json", tmp_path / "h.png"
     res = CliRunner().invoke(
-        robustness_group,
-        ["mnist", "--data", str(MNIST), "--quick", "--json", str(out), "--plot", str(png)],
+            ["mnist", "--data", str(MNIST), "--quick", "--json", str(out), "--plot", str(png)],
     )
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
@@ -120,7 +119,7 @@ def test_quick_run(tmp_path):
     ],
 )
 def test_errors_one_line(args):
-    res = CliRunner().invoke(robustness_group, ["mnist", "--quick", *args])
+    res = CliRunner().invoke(main, ["robustness", "mnist", "--quick", *args])
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fuzzykey: error:"), res.output

@@ -15,10 +15,13 @@ import torch  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from conftest import copy_lfw_people  # noqa: E402
 
+from fuzzykey.cli import main  # noqa: E402
 from fuzzykey.errors import InvalidArgument, KeyMismatch  # noqa: E402
-from fuzzykey.metrics import eer  # noqa: E402
-from fuzzykey.robustness import cosine_scores  # noqa: E402
-from fuzzykey.robustness_lfw import (  # noqa: E402
+from fuzzykey.evaluation.metrics import (
+    cosine_scores,  # noqa: E402
+    eer,  # noqa: E402
+)
+from fuzzykey.evaluation.robustness_lfw import (  # noqa: E402
     DVSPFaceEncoder,
     HeadConfig,
     attack,
@@ -26,7 +29,6 @@ from fuzzykey.robustness_lfw import (  # noqa: E402
     dvsp_keygen,
     head_features,
     key_rates,
-    lfw_command,
     train_head,
 )
 
@@ -174,7 +176,8 @@ def test_lfw_command_quick_writes_the_documented_json(small_set, tmp_path, monke
     monkeypatch.setenv("FUZZYKEY_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "lfw.json"
     result = CliRunner().invoke(
-        lfw_command, ["--images", str(small_set), "--quick", "--impostors", "50", "--json", str(out)]
+        main,
+        ["robustness", "lfw", "--images", str(small_set), "--quick", "--impostors", "50", "--json", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert "sface" in result.output and "dvsp" in result.output
@@ -195,10 +198,10 @@ def test_lfw_command_quick_writes_the_documented_json(small_set, tmp_path, monke
 
 def test_lfw_command_reports_bad_folders_in_one_line(small_set, tmp_path, monkeypatch):
     monkeypatch.setenv("FUZZYKEY_CACHE", str(tmp_path / "cache"))
-    missing = CliRunner().invoke(lfw_command, ["--images", str(tmp_path / "nope"), "--quick"])
+    missing = CliRunner().invoke(main, ["robustness", "lfw", "--images", str(tmp_path / "nope"), "--quick"])
     assert missing.exit_code == 2 and "does not exist" in missing.output
     only_b = tmp_path / "only-b"
     for person in ("Colin_Powell", "Ariel_Sharon"):
         shutil.copytree(small_set / person, only_b / person)
-    res = CliRunner().invoke(lfw_command, ["--images", str(only_b), "--quick"])
+    res = CliRunner().invoke(main, ["robustness", "lfw", "--images", str(only_b), "--quick"])
     assert res.exit_code == 2 and "half-A people" in res.output

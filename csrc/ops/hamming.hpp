@@ -1,12 +1,10 @@
 // Hamming distances between packed bit strings (layout in bits.hpp), on the
 // CPU, with one translation unit per instruction set (hamming_<isa>.cpp) and
-// the choice made in hamming_dispatch.cpp.
+// the choice made in ../dispatch.cpp (kernel family "hamming").
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <vector>
 
 namespace fuzzykey {
 
@@ -14,11 +12,5 @@ namespace fuzzykey {
 // row j; rows are `words` uint64 each, C-contiguous. threads <= 0: all cores.
 void hamming_cpu(const uint64_t* queries, size_t Q, const uint64_t* gallery, size_t G,
                  size_t words, int32_t* out, int threads);
-
-// The kernel set in use, the ones this processor supports (best first), and a
-// switch for tests and benchmarks (std::invalid_argument if unknown/unsupported).
-const char* hamming_isa();
-std::vector<std::string> available_hamming_isas();
-void use_hamming_isa(const std::string& name);
 
 }  // namespace fuzzykey

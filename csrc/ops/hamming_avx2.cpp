@@ -1,5 +1,5 @@
 // Hamming kernel with AVX2 (CMake compiles this file alone with -mavx2 -mpopcnt;
-// hamming_dispatch.cpp runs it only when the processor has both). Popcount of
+// ../dispatch.cpp runs it only when the processor has both). Popcount of
 // 256-bit vectors by nibble lookup with vpshufb (Mula, Kurz, Lemire, "Faster
 // population counts using AVX2 instructions", 2018); per-row sums by vpsadbw.
 // Rows of 256 and 512 bits go four at a time, their four sums packed into

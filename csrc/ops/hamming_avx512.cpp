@@ -1,5 +1,5 @@
 // Hamming kernel with AVX-512 VPOPCNTDQ (CMake compiles this file alone with
-// -mavx512f -mavx512vpopcntdq; hamming_dispatch.cpp runs it only when the
+// -mavx512f -mavx512vpopcntdq; ../dispatch.cpp runs it only when the
 // processor has AVX512F and AVX512_VPOPCNTDQ). vpopcntq counts each 64-bit lane;
 // rows go eight at a time, and the eight per-row lane counts are packed as
 // 16-bit fields into two vectors so that one short shuffle tree reduces all

@@ -13,19 +13,14 @@
 namespace fuzzykey {
 namespace hamming_impl {
 
-// The per-range kernel every kernel set exports (hamming_<isa>.cpp) and the
-// dispatcher calls on each thread's share of the work:
-//   out[i * stride + j] = popcount(q_i XOR g_j)  for i < Q, begin <= j < end,
-// with q_i = q + i * words and g_j = g + j * words.
-using RangeFn = void (*)(const uint64_t* q, size_t Q, const uint64_t* g, size_t begin, size_t end,
-                         size_t words, int32_t* out, size_t stride);
-
 // Gallery tile scanned against every query before moving on (several queries
 // only): small enough to stay in L1 while the queries go by.
 constexpr size_t kTileBytes = 16 * 1024;
 
-// Isa::rows(q, g, words, begin, end, out) writes out[j] = popcount(q XOR g_j)
-// for begin <= j < end (one query): the only ISA-specific part.
+// The body of every set's per-range kernel, hamming_range_<isa> (see
+// HammingKernels in ../dispatch.hpp). Isa::rows(q, g, words, begin, end, out)
+// writes out[j] = popcount(q XOR g_j) for begin <= j < end (one query): the only
+// ISA-specific part.
 template <class Isa>
 void scan(const uint64_t* q, size_t Q, const uint64_t* g, size_t begin, size_t end, size_t words,
           int32_t* out, size_t stride) {

@@ -1,5 +1,5 @@
 // Hamming kernel with the scalar POPCNT instruction (CMake compiles this file
-// alone with -mpopcnt; hamming_dispatch.cpp runs it only when the processor
+// alone with -mpopcnt; ../dispatch.cpp runs it only when the processor
 // has POPCNT).
 #include "hamming_impl.hpp"
 

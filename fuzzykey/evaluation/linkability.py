@@ -56,7 +56,7 @@ Linkage scores for the two :class:`~fuzzykey.keygen.KeyGen` modes
     roughly the share of one person's enrollments that would reproduce each
     other's key (not measured on faces here).
 :func:`secret_linkage_scores` (secret-mode helpers)
-    The first step of :func:`fuzzykey.attacks.structural_attack`: the top
+    The first step of :func:`fuzzykey.evaluation.attacks.structural_attack`: the top
     eigenvector of the selected public projections gives back, up to sign, the
     enrolled embedding direction under that enrollment's secret rotation Q
     (its signs on the selected rows are the enrolled bits). Score: the
@@ -71,13 +71,13 @@ Linkage scores for the two :class:`~fuzzykey.keygen.KeyGen` modes
 
 Each is one cheap, natural attack, so its :math:`D^{sys}` is a lower bound on
 linkability: for face-only helpers, an attacker who enumerates the 2^k
-codewords (:func:`fuzzykey.attacks.structural_attack`) gets w itself and links
+codewords (:func:`fuzzykey.evaluation.attacks.structural_attack`) gets w itself and links
 by Hamming distance directly; for secret-mode helpers, one who also holds the
 secret undoes the rotations and compares faces.
 
 Example:
     >>> import numpy as np
-    >>> from fuzzykey.linkability import dsys, local_dsys
+    >>> from fuzzykey.evaluation.linkability import dsys, local_dsys
     >>> rng = np.random.default_rng(0)
     >>> same = dsys(rng.normal(0, 1, 100_000), rng.normal(0, 1, 100_000))
     >>> bool(same < 0.05)                          # one distribution: unlinkable
@@ -93,7 +93,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -101,11 +100,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_int
-from .binarizers import public_projections
-from .errors import InvalidArgument, InvalidHelperData, PipelineMismatch
-from .helper import HelperData
-from .keygen import KeyGen, read_helper_header
+from .._checks import as_int
+from ..binarizers import SecretSelectBinarizer, decode_selection, public_projections
+from ..errors import InvalidArgument, InvalidHelperData, PipelineMismatch
+from ..header import read_helper_header
+from ..helper import HelperData
+from ..keygen import KeyGen
 
 __all__ = [
     "DEFAULT_BINS",
@@ -317,15 +317,11 @@ def face_only_linkage_score(kg: KeyGen, helper_a: HelperData | bytes, helper_b: 
     return float(face_only_linkage_scores(kg, [helper_a, helper_b], [[0, 1]], threads=1)[0])
 
 
-def _selection(header: dict[str, Any], n_bits: int, n_candidates: int, where: str) -> NDArray[np.int64]:
+def _selection(header: dict[str, Any], psi: SecretSelectBinarizer, where: str) -> NDArray[np.int64]:
     try:
-        raw = base64.b64decode(header["selection"], validate=True)
-        sel = np.frombuffer(raw, dtype="<u2").astype(np.int64)
-    except (ValueError, TypeError) as exc:
-        raise InvalidHelperData(f"{where}: the helper's selection is malformed") from exc
-    if sel.shape != (n_bits,) or np.any(np.diff(sel) <= 0) or sel[-1] >= n_candidates:
-        raise InvalidHelperData(f"{where}: the helper's selection is malformed")
-    return sel
+        return decode_selection(header["selection"], psi.n_bits, psi.n_candidates)
+    except InvalidHelperData as exc:
+        raise InvalidHelperData(f"{where}: {exc}") from exc
 
 
 def secret_helper_directions(kg: KeyGen, helpers: Sequence[HelperData | bytes]) -> NDArray[np.float64]:
@@ -333,15 +329,17 @@ def secret_helper_directions(kg: KeyGen, helpers: Sequence[HelperData | bytes]) 
 
     The top eigenvector of :math:`\\sum_{i \\in S} p_i p_i^T` over the helper's
     selected public rows S (the step of
-    :func:`fuzzykey.attacks.structural_attack` that needs no secret): ± the
+    :func:`fuzzykey.evaluation.attacks.structural_attack` that needs no secret): ± the
     enrolled, secretly rotated, centred embedding direction.
     """
     parsed = _parse_helpers(kg, helpers, "secret", "helpers")
     psi = kg.secret_binarizer
+    if not isinstance(psi, SecretSelectBinarizer):
+        raise InvalidArgument(f"secret linkage scores need a SecretSelectBinarizer, got {type(psi).__name__}")
     p = public_projections(psi.n_candidates, psi.dim)
     grams = np.empty((len(parsed), psi.dim, psi.dim), dtype=np.float64)
     for i, (_, header) in enumerate(parsed):
-        rows = p[_selection(header, psi.n_bits, psi.n_candidates, f"helpers[{i}]")].astype(np.float64)
+        rows = p[_selection(header, psi, f"helpers[{i}]")].astype(np.float64)
         grams[i] = rows.T @ rows
     return _top_eigenvectors(grams)
 

@@ -1,7 +1,7 @@
 // CPU-only builds: the CUDA entry points exist and say why they cannot run.
 #include <stdexcept>
 
-#include "cuda/ops_cuda.hpp"
+#include "ops_cuda.hpp"
 
 namespace fuzzykey {
 namespace {

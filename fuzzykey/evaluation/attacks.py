@@ -26,7 +26,7 @@
 Example:
     >>> import numpy as np
     >>> from fuzzykey import KeyGen
-    >>> from fuzzykey.attacks import structural_attack
+    >>> from fuzzykey.evaluation.attacks import structural_attack
     >>> kg = KeyGen.from_pretrained()
     >>> emb = np.random.default_rng(3).standard_normal(128).astype(np.float32)
     >>> secret = bytes(range(32))
@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,10 +47,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .binarizers import check_embeddings, public_projections
-from .errors import InvalidArgument
-from .helper import HelperData
-from .keygen import KeyGen, read_helper_header
+from ..binarizers import SecretSelectBinarizer, check_embeddings, decode_selection, public_projections
+from ..errors import InvalidArgument
+from ..header import read_helper_header
+from ..helper import HelperData
+from ..keygen import KeyGen
 
 __all__ = ["StructuralAttackResult", "DictionaryAttackResult", "structural_attack", "dictionary_attack"]
 
@@ -82,11 +82,13 @@ def _selection_attack(
     kg: KeyGen, h: HelperData, header: dict[str, Any], secret: bytes | None
 ) -> StructuralAttackResult:
     psi = kg.secret_binarizer
-    selection = np.frombuffer(base64.b64decode(header["selection"]), dtype="<u2").astype(np.int64)
+    if not isinstance(psi, SecretSelectBinarizer):
+        raise InvalidArgument(f"the selection attack needs a SecretSelectBinarizer, got {type(psi).__name__}")
+    selection = decode_selection(header["selection"], psi.n_bits, psi.n_candidates)
     rows = public_projections(psi.n_candidates, psi.dim)[selection].astype(np.float64)
     _, vecs = np.linalg.eigh(rows.T @ rows)
     v = vecs[:, -1]
-    fe = kg._extractor("secret")
+    fe = kg.extractor("secret")
     guesses, key, best = 0, None, None
     for sign in (1.0, -1.0):
         bits = (rows @ (sign * v) > 0).astype(np.uint8)
@@ -106,7 +108,7 @@ def _selection_attack(
 
 def _enumeration_attack(kg: KeyGen, h: HelperData, budget: int) -> StructuralAttackResult:
     code = kg.face_code
-    fe = kg._extractor("face-only")
+    fe = kg.extractor("face-only")
     if code.k > 62 or (1 << code.k) > budget:
         return StructuralAttackResult(
             "face-only",

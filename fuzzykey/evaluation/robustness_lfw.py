@@ -1,4 +1,4 @@
-r"""``fuzzykey robustness lfw``: a DVSP head on frozen SFace embeddings, attacked in image space.
+r"""The ``fuzzykey robustness lfw`` experiment: a DVSP head on frozen SFace embeddings, attacked by pixels.
 
 The face part of Xie et al.'s comparison ("A Deep, Information-theoretic Framework
 for Robust Biometric Recognition", Table 2), on fuzzykey's own pipeline: YuNet
@@ -6,56 +6,63 @@ crops, SFace embeddings, and a DVSP head trained on top of them. This module
 needs torch and is not imported by ``import fuzzykey``.
 
 Data. An image folder with one subfolder per person (default ``<data>/lfw-dev/images``).
-People are split by :func:`fuzzykey.datasets.lfw_half`: the head is trained on the
+People are split by :func:`fuzzykey.evaluation.datasets.lfw_half`: the head is trained on the
 half-A people with two or more photos; every figure is measured on half B,
 people the head (and the binarizers' mean vector) never saw.
 
-Steps:
+Steps of :func:`run_lfw`:
 
 1. detect, align and embed every photo once with SFace on onnxruntime (the
-   embedding cache of :mod:`fuzzykey.datasets`: a second run starts at once);
-2. train :class:`~fuzzykey.dvsp.EmbeddingBackbone` + :class:`~fuzzykey.dvsp.DVSPHead`
+   embedding cache of :mod:`fuzzykey.evaluation.datasets`: a second run starts at once);
+2. train :class:`~fuzzykey.robust.dvsp.EmbeddingBackbone` + :class:`~fuzzykey.robust.dvsp.DVSPHead`
    on the frozen half-A embeddings (one class per person), with FGSM samples of
    L2 size ``--fgsm-eps`` taken in the embedding space the head reads
-   (:func:`fuzzykey.dvsp.train_step`); SFace itself is not trained;
+   (:func:`fuzzykey.robust.dvsp.train_step`); SFace itself is not trained
+   (:func:`train_head`);
 3. **EER**: cosine similarity of all pairs of half-B photos, with plain SFace
    embeddings and with DVSP features :math:`R\,\mu/\|\mu\|`; the attack
    threshold :math:`T` of each is its EER threshold;
 4. **robustness index**: ``--attacks`` pairs ``(x1, x2)`` of photos of two
-   different half-B people, the same pairs for both features. For each, the
-   feature-space Carlini–Wagner attack (:func:`fuzzykey.robustness.cw_feature_attack`)
-   looks for the smallest L2 change of ``x1``'s aligned 112x112 RGB crop, pixels
-   scaled to ``[0, 1]``, that brings :math:`\cos(f(\tilde x_1), f(x_2))` to
-   :math:`T`; gradients go through the differentiable PyTorch copy of SFace
-   (:meth:`fuzzykey.encoders.SFaceEncoder.torch_module`), and through the head
+   different half-B people (:func:`attack_pairs`), the same pairs for both
+   features. For each, the feature-space Carlini–Wagner attack
+   (:func:`fuzzykey.robust.robustness.cw_feature_attack`) looks for the
+   smallest L2 change of ``x1``'s aligned 112x112 RGB crop, pixels scaled to
+   ``[0, 1]``, that brings :math:`\cos(f(\tilde x_1), f(x_2))` to :math:`T`;
+   gradients go through the differentiable PyTorch copy of SFace
+   (:meth:`fuzzykey.face.encoders.SFaceEncoder.torch_module`), and through the head
    for DVSP. RI is the mean L2 of the successful attacks; failures are counted
    and reported. Pairs are too few per pair of people for the paper's per-class
    matrix, so RI here is the mean over sampled pairs of people (each pair of
    people once at most), and ``median_ratio`` compares the two features on the
-   pairs where both attacks succeeded;
-5. **keys**: ``KeyGen`` with SFace embeddings (its defaults) and with DVSP
-   features (the same binarizers and codes, centred on the mean DVSP feature of
-   half A). Through ``KeyGen.enroll_embedding`` / ``reproduce_embeddings`` (the
-   real path: binarizer, BCH decoding, tag, HKDF): each half-B person with 2+
-   photos enrolls on their first photo and is probed with up to five of their
-   other photos (genuine) and ``--keygen-impostors`` photos of other half-B
-   people (impostors; in the secret mode with the enrollee's stolen secret).
-   From Hamming distances computed as KeyGen's binarizers do
-   (:func:`fuzzykey.bench.secret_distances`), all same-person pairs among each
-   person's first six photos and ``--impostors`` random cross-person pairs give
-   FRR and FAR for every t: reported at KeyGen's default t and at the lowest FRR
-   with FAR at most 0.1 %.
+   pairs where both attacks succeeded (the start not already accepted);
+5. **keys** (:func:`key_rates`): ``KeyGen`` with SFace embeddings (its defaults)
+   and with DVSP features (:func:`dvsp_keygen`: the same binarizers and codes,
+   centred on the mean DVSP feature of half A). Through KeyGen itself
+   (:mod:`fuzzykey.evaluation.realpath`: binarizer, BCH decoding, tag, HKDF):
+   each half-B person with 2+ photos enrolls on their first photo and is probed
+   with up to five of their other photos (genuine) and ``--keygen-impostors``
+   photos of other half-B people (impostors; in the secret mode with the
+   enrollee's stolen secret). From Hamming distances computed as KeyGen's
+   binarizers do (:mod:`fuzzykey.evaluation.distances`), all same-person pairs
+   among each person's first six photos and ``--impostors`` random
+   cross-person pairs give FRR and FAR for every t
+   (:mod:`fuzzykey.evaluation.operating_points`): reported at KeyGen's default
+   t and at the lowest FRR with FAR at most 0.1 %.
 
-Time (LFW dev, embeddings cached, torch on one core of a 2-core AMD EPYC whose other core
-was busy): training 36 s, the 2 x 48 attacks 15 min (about 0.08 s per image and Adam step),
-key rates 66 s; 17 min in all. The first run also embeds the 9,525 photos (about 5 min).
-The measured figures are in README.md and ``benchmarks/results/robustness_lfw.json``.
+Defaults. The head (:class:`HeadConfig`): one 256-unit layer, 128-D features,
+30 epochs of Adam (lr 1e-3, batches of 128); R = 1 and beta = 1e-2 are the
+values chosen for DVSP on MNIST validation digits
+(:mod:`fuzzykey.evaluation.robustness_mnist`), with no separate search on faces;
+the FGSM step is the paper's 0.1, here in the unit-norm embedding space. The
+attack (``fuzzykey robustness lfw``): 48 pairs, 40 Adam steps of lr 0.004 for
+each of the 3 lambdas of a binary search starting at 2.0. Keys: 200,000 distance impostor pairs, 10 KeyGen
+impostors per enrollment. The published run, its time and machine are in
+``benchmarks/results/robustness_lfw.md`` (figures:
+``benchmarks/results/robustness_lfw.json``).
 
 Example:
-    >>> from fuzzykey.robustness_lfw import lfw_command, attack_pairs
+    >>> from fuzzykey.evaluation.robustness_lfw import attack_pairs
     >>> import numpy as np
-    >>> lfw_command.name
-    'lfw'
     >>> labels = np.array([0, 0, 1, 1, 2])
     >>> pairs = attack_pairs(labels, 3, np.random.default_rng(0))
     >>> pairs.shape, bool(np.all(labels[pairs[:, 0]] != labels[pairs[:, 1]]))
@@ -65,30 +72,31 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import click
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
-from . import dvsp
-from .bench import error_rate_sweep, face_distances, genuine_pairs, impostor_pairs, secret_distances
-from .binarizers import Center, SecretSelectBinarizer, SignBinarizer
-from .errors import InvalidArgument
-from .keygen import KeyGen
+from ..binarizers import Center, SecretSelectBinarizer, SignBinarizer
+from ..errors import InvalidArgument
+from ..header import MODES, Mode
+from ..keygen import KeyGen
+from ..robust import dvsp
+from ..robust.robustness import cw_feature_attack
+from .distances import key_distances
+from .metrics import cosine_scores, eer_threshold, fnmr_at_fmr
 from .metrics import eer as _eer
-from .metrics import fnmr_at_fmr
-from .robustness import cosine_scores, cw_feature_attack, eer_threshold
+from .operating_points import best_point, error_rate_sweep, point_at
+from .pairs import first_photos, genuine_pairs, impostor_pairs, impostor_probes
+from .progress import Log, Progress, quiet, silent
+from .realpath import Trial, count_keys
 
 __all__ = [
     "HeadConfig",
@@ -98,10 +106,14 @@ __all__ = [
     "attack_pairs",
     "attack",
     "key_rates",
-    "lfw_command",
+    "dvsp_keygen",
+    "run_lfw",
+    "format_lfw_table",
+    "PHOTOS_PER_PERSON",
 ]
 
-FAR_TARGET = 1e-3
+PHOTOS_PER_PERSON = 6
+"""Key rates use each half-B person's first six photos: one enrolls, up to five probe."""
 
 
 # --------------------------------------------------------------------------- head
@@ -190,7 +202,7 @@ def _weights_digest(*modules: nn.Module) -> str:
 
 
 class DVSPFaceEncoder:
-    """A :class:`~fuzzykey.encoders.FaceEncoder`: a base encoder's embedding, then a DVSP head.
+    """A :class:`~fuzzykey.face.encoders.FaceEncoder`: a base encoder's embedding, then a DVSP head.
 
     ``name`` is ``<base>+dvsp-<first 16 hex of the SHA-256 of the head's weights>``,
     so helpers made with one trained head do not open with another.
@@ -245,7 +257,7 @@ def attack(
     progress: Callable[[int], None] | None = None,
     **attack_kwargs: Any,
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Per pair: success and L2 of :func:`~fuzzykey.robustness.cw_feature_attack` from
+    """Per pair: success and L2 of :func:`~fuzzykey.robust.robustness.cw_feature_attack` from
     ``crops[i]`` towards ``crops[j]`` (``inf`` where it failed)."""
     success = np.zeros(len(pairs), dtype=np.bool_)
     l2 = np.full(len(pairs), np.inf)
@@ -265,24 +277,6 @@ def attack(
 
 
 # --------------------------------------------------------------------------- keys
-def _first(labels: NDArray[np.int64], per_person: int) -> NDArray[np.bool_]:
-    keep = np.zeros(len(labels), dtype=bool)
-    for person in np.unique(labels):
-        idx = np.flatnonzero(labels == person)
-        if len(idx) >= 2:
-            keep[idx[:per_person]] = True
-    return keep
-
-
-def _point(rows: list[dict[str, float]], t: int) -> dict[str, float]:
-    return next(r for r in rows if r["t"] == t)
-
-
-def _best_point(rows: list[dict[str, float]]) -> dict[str, float] | None:
-    ok = [r for r in rows if r["far"] <= FAR_TARGET]
-    return min(ok, key=lambda r: (r["frr"], -r["k"])) if ok else None
-
-
 def key_rates(
     kg: KeyGen,
     emb: NDArray[np.float32],
@@ -292,65 +286,54 @@ def key_rates(
     keygen_impostors: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Key FRR/FAR of ``kg`` on embeddings of one half (see the module docstring, step 5)."""
+    """Key FRR/FAR of ``kg`` on embeddings of one half (see the module docstring, step 5).
+
+    Per mode: ``default`` and ``far_le_0.1%``, the operating points at KeyGen's t and
+    the best one (:func:`~fuzzykey.evaluation.operating_points.best_point`) from Hamming
+    distances; ``keygen``, the counts through KeyGen itself.
+    """
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}
-    keep = _first(labels, 6)
-    sub = np.flatnonzero(keep)
+    sub = np.flatnonzero(first_photos(labels, PHOTOS_PER_PERSON))
     gen = sub[genuine_pairs(labels[sub])]
     imp, imp_total = impostor_pairs(labels, impostors, rng)
-    for mode in ("secret", "face-only"):
-        if mode == "secret":
-            psi_s = kg.secret_binarizer
-            d_gen = secret_distances(psi_s, emb, gen, rng)
-            d_imp = secret_distances(psi_s, emb, imp, rng)
-            code = kg.secret_code
-        else:
-            psi_f = kg.face_binarizer
-            d_gen, d_imp = face_distances(psi_f, emb, gen), face_distances(psi_f, emb, imp)
-            code = kg.face_code
+    for mode in MODES:
+        d_gen = key_distances(kg, mode, emb, gen, rng)
+        d_imp = key_distances(kg, mode, emb, imp, rng)
+        code = kg.code(mode)
         rows = error_rate_sweep(code, d_gen, d_imp)
-        real = _real_path(kg, mode, emb, labels, keygen_impostors, rng)
         out[mode] = {
-            "default": {**_point(rows, code.t), "n_genuine": len(gen), "n_impostor": len(imp)},
-            "far_le_0.1%": _best_point(rows),
-            "keygen": real,
+            "default": {**point_at(rows, code.t), "n_genuine": len(gen), "n_impostor": len(imp)},
+            "far_le_0.1%": best_point(rows),
+            "keygen": _keygen_rates(kg, mode, emb, labels, keygen_impostors, rng),
             "impostor_pairs_available": imp_total,
         }
     return out
 
 
-def _real_path(
+def _keygen_rates(
     kg: KeyGen,
-    mode: str,
+    mode: Mode,
     emb: NDArray[np.float32],
     labels: NDArray[np.int64],
     n_impostors: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """Enroll each person's first photo through KeyGen; probe with own and others' photos."""
-    accepted_g = tried_g = accepted_i = tried_i = 0
-    keep = _first(labels, 6)
-    people = np.unique(labels[keep])
-    for person in people:
-        idx = np.flatnonzero(labels == person)[:6]
-        secret = os.urandom(32) if mode == "secret" else None
-        enrolled = kg.enroll_embedding(emb[idx[0]], secret=secret)
-        others = np.flatnonzero(labels != person)
-        imp = rng.choice(others, size=min(n_impostors, len(others)), replace=False)
-        keys = kg.reproduce_embeddings(emb[np.r_[idx[1:], imp]], enrolled.helper, secret=secret)
-        g, i = keys[: len(idx) - 1], keys[len(idx) - 1 :]
-        accepted_g += sum(k == enrolled.key for k in g)
-        tried_g += len(g)
-        accepted_i += sum(k is not None for k in i)
-        tried_i += len(i)
+    """Each person's first photo enrolled through KeyGen; probed with their next ones and others'."""
+    keep = first_photos(labels, PHOTOS_PER_PERSON)
+    firsts = [np.flatnonzero(labels == person)[:PHOTOS_PER_PERSON] for person in np.unique(labels[keep])]
+    others = impostor_probes(labels, [rows[0] for rows in firsts], n_impostors, rng)
+    trials = [
+        Trial(rows[0], genuine=rows[1:], impostors=imp) for rows, imp in zip(firsts, others, strict=True)
+    ]
+    counts = count_keys(kg, mode, emb, trials)
     return {
-        "frr": 1.0 - accepted_g / tried_g if tried_g else math.nan,
-        "far": accepted_i / tried_i if tried_i else math.nan,
-        "n_genuine": tried_g,
-        "n_impostor": tried_i,
-        "impostors_accepted": accepted_i,
-        "enrollments": len(people),
+        "frr": counts.frr,
+        "far": counts.far,
+        "n_genuine": counts.genuine,
+        "n_impostor": counts.impostor,
+        "impostors_accepted": counts.impostor_keys,
+        "enrollments": counts.enrollments,
     }
 
 
@@ -388,94 +371,6 @@ def _finite_mean(v: NDArray[np.float64]) -> float | None:
     return float(f.mean()) if f.size else None
 
 
-def _default_folder() -> Path:
-    from .datasets import default_data_dir
-
-    return default_data_dir() / "lfw-dev" / "images"
-
-
-@click.command("lfw")
-@click.option(
-    "--images",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="image folder, one subfolder per person [default: <data>/lfw-dev/images]",
-)
-@click.option("--epochs", default=HeadConfig.epochs, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--radius", default=HeadConfig.radius, show_default=True, type=click.FloatRange(min=0, min_open=True)
-)
-@click.option("--beta", default=HeadConfig.beta, show_default=True, type=click.FloatRange(min=0))
-@click.option("--fgsm-eps", default=HeadConfig.fgsm_eps, show_default=True, type=click.FloatRange(min=0))
-@click.option("--attacks", default=48, show_default=True, type=click.IntRange(min=1), help="attacked pairs")
-@click.option("--attack-steps", default=40, show_default=True, type=click.IntRange(min=1))
-@click.option("--search-steps", default=3, show_default=True, type=click.IntRange(min=1))
-@click.option("--attack-lr", default=0.004, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option(
-    "--initial-lambda", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True)
-)
-@click.option("--impostors", default=200_000, show_default=True, type=click.IntRange(min=1))
-@click.option("--keygen-impostors", default=10, show_default=True, type=click.IntRange(min=0))
-@click.option("--seed", default=0, show_default=True)
-@click.option(
-    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="write the results as JSON"
-)
-@click.option(
-    "--quick", is_flag=True, help="tiny run for tests: 2 epochs, 2 attacks of 3 steps, 1 search step"
-)
-def lfw_command(
-    images: Path | None,
-    epochs: int,
-    radius: float,
-    beta: float,
-    fgsm_eps: float,
-    attacks: int,
-    attack_steps: int,
-    search_steps: int,
-    attack_lr: float,
-    initial_lambda: float,
-    impostors: int,
-    keygen_impostors: int,
-    seed: int,
-    json_out: Path | None,
-    quick: bool,
-) -> None:
-    """DVSP head on frozen SFace embeddings: EER, image-space robustness index, key FRR/FAR.
-
-    Trains on half A of the people (fuzzykey.datasets.lfw_half), measures on half B.
-    """
-    from .cli import fail
-
-    if quick:
-        epochs, attacks, attack_steps, search_steps = 2, 2, 3, 1
-    config = HeadConfig(epochs=epochs, radius=radius, beta=beta, fgsm_eps=fgsm_eps)
-    attack_kwargs = {
-        "steps": attack_steps,
-        "search_steps": search_steps,
-        "lr": attack_lr,
-        "initial_lambda": initial_lambda,
-    }
-    try:
-        doc = run_lfw(
-            images if images is not None else _default_folder(),
-            config,
-            attacks=attacks,
-            attack_kwargs=attack_kwargs,
-            impostors=impostors,
-            keygen_impostors=keygen_impostors,
-            seed=seed,
-        )
-    except InvalidArgument as e:
-        raise fail(str(e)) from None
-    except OSError as e:
-        where = f" {e.filename!r}" if e.filename else ""
-        raise fail(f"cannot access{where}: {e.strerror or e}") from None
-    doc["config"]["quick"] = quick
-    click.echo(format_lfw_table(doc))
-    if json_out is not None:
-        json_out.write_text(json.dumps(doc, indent=1) + "\n")
-
-
 def run_lfw(
     folder_path: Path,
     config: HeadConfig,
@@ -485,18 +380,23 @@ def run_lfw(
     impostors: int,
     keygen_impostors: int,
     seed: int,
+    progress: Progress = silent,
+    log: Log = quiet,
 ) -> dict[str, Any]:
-    """The whole experiment (see the module docstring); returns the JSON document."""
-    from .datasets import embed_files, lfw_half, read_image_folder
-    from .detect import YuNetDetector
-    from .encoders import SFaceEncoder
+    """The whole experiment (see the module docstring); returns the JSON document.
 
-    err = sys.stderr
+    ``progress`` and ``log`` report what it does (silent by default; see
+    :mod:`fuzzykey.evaluation.progress`); :func:`format_lfw_table` prints the result.
+    """
+    from ..face.detect import YuNetDetector
+    from ..face.encoders import SFaceEncoder
+    from .datasets import embed_files, lfw_half, read_image_folder
+
     t0 = time.perf_counter()
     folder = read_image_folder(folder_path)
     detector, sface = YuNetDetector(), SFaceEncoder()
-    with click.progressbar(length=len(folder.files), label="embedding photos", file=err) as bar:
-        embedded = embed_files(folder.files, detector, sface, progress=bar.update)
+    with progress("embedding photos", len(folder.files)) as advance:
+        embedded = embed_files(folder.files, detector, sface, progress=advance)
     ok = embedded.ok
     emb_all, lab_all = embedded.embeddings[ok], folder.labels[ok]
     files = [f for f, k in zip(folder.files, ok.tolist(), strict=True) if k]
@@ -509,9 +409,9 @@ def run_lfw(
             f"people with a face; found {a_people} and {b_people}"
         )
     t1 = time.perf_counter()
-    with click.progressbar(length=config.epochs, label="training the DVSP head", file=err) as bar:
+    with progress("training the DVSP head", config.epochs) as advance:
         backbone, head = train_head(
-            emb_all[train], lab_all[train], config, seed=seed, progress=lambda e: bar.update(1)
+            emb_all[train], lab_all[train], config, seed=seed, progress=lambda e: advance(1)
         )
     t2 = time.perf_counter()
     encoder = DVSPFaceEncoder(sface, backbone, head)
@@ -535,13 +435,13 @@ def run_lfw(
     seconds: dict[str, float] = {}
     for name, model in models.items():
         s0 = time.perf_counter()
-        with click.progressbar(length=len(pairs), label=f"attacking {name}", file=err) as bar:
+        with progress(f"attacking {name}", len(pairs)) as advance:
             success, l2 = attack(
                 model,
                 crops,
                 local.reshape(pairs.shape),
                 results[name]["threshold"],
-                progress=bar.update,
+                progress=advance,
                 **attack_kwargs,
             )
         seconds[f"attack_{name}"] = round(time.perf_counter() - s0, 3)
@@ -561,7 +461,7 @@ def run_lfw(
     center_a = head_features(backbone, head, emb_all[in_a])
     keygens = {"sface": KeyGen(detector=detector, encoder=sface), "dvsp": dvsp_keygen(encoder, center_a)}
     for name, kg in keygens.items():
-        click.echo(f"key error rates with {name} features ...", err=True)
+        log(f"key error rates with {name} features ...")
         results[name]["keys"] = key_rates(
             kg,
             feats[name],

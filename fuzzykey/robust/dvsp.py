@@ -41,7 +41,7 @@ with :math:`g = \nabla_x L` normalised per sample (L2 over all of a sample's pix
 
 Example:
     >>> import torch
-    >>> from fuzzykey.dvsp import MnistBackbone, DVSPHead, train_step
+    >>> from fuzzykey.robust.dvsp import MnistBackbone, DVSPHead, train_step
     >>> _ = torch.manual_seed(0)
     >>> net, head = MnistBackbone(hidden=32), DVSPHead(32, 8, 10, radius=2.0, n_samples=4)
     >>> opt = torch.optim.Adam([*net.parameters(), *head.parameters()], lr=1e-3)
@@ -64,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import ops
+from .. import ops
 
 __all__ = [
     "MnistBackbone",
@@ -109,7 +109,7 @@ class EmbeddingBackbone(nn.Module):
     """``in_dim`` -> ``hidden``: one linear layer and ReLU, for heads on frozen embeddings.
 
     Used to train a head on top of a fixed face encoder (SFace's 128-D unit
-    embeddings in :mod:`fuzzykey.robustness_lfw`); the encoder itself is not trained.
+    embeddings in :mod:`fuzzykey.evaluation.robustness_lfw`); the encoder itself is not trained.
     """
 
     def __init__(self, in_dim: int = 128, hidden: int = 256) -> None:

@@ -51,15 +51,15 @@ the mean over class pairs, which is what ``ri`` is: the mean of the finite
 off-diagonal entries of ``H`` (ordered pairs; equal to the mean over unordered
 pairs of the symmetrised matrix when all entries are finite).
 
-:func:`eer_threshold` and :func:`threshold_at_fmr` choose ``T`` from genuine and
-impostor cosine scores (via :func:`fuzzykey.metrics.det_curve`), and
-:func:`cosine_scores` makes those scores from features and labels.
+``T`` comes from the caller: :func:`fuzzykey.evaluation.metrics.eer_threshold`
+and :func:`~fuzzykey.evaluation.metrics.threshold_at_fmr` choose it from genuine
+and impostor cosine scores (:func:`~fuzzykey.evaluation.metrics.cosine_scores`).
 
 Example (identity features in the plane; the exact answer is
 :math:`\\sin(\\pi/4) \\approx 0.707` for ``T = cos(pi/4)``):
 
     >>> import math, torch
-    >>> from fuzzykey.robustness import cw_feature_attack
+    >>> from fuzzykey.robust.robustness import cw_feature_attack
     >>> x1, x2 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
     >>> res = cw_feature_attack(torch.nn.Identity(), x1, x2, math.cos(math.pi / 4),
     ...                         box=(-2.0, 2.0))
@@ -78,17 +78,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from .errors import InvalidArgument
-from .metrics import det_curve
+from ..errors import InvalidArgument
 
 __all__ = [
     "AttackResult",
     "RobustnessResult",
     "cw_feature_attack",
     "robustness_index",
-    "cosine_scores",
-    "eer_threshold",
-    "threshold_at_fmr",
 ]
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -414,52 +410,3 @@ def robustness_index(
         success=success,
         l2=l2,
     )
-
-
-def cosine_scores(features: Any, labels: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(genuine, impostor)`` cosine similarities of all pairs ``i < j`` of feature rows."""
-    f = np.asarray(
-        features.detach().cpu() if isinstance(features, torch.Tensor) else features, dtype=np.float64
-    )
-    lab = np.asarray(labels)
-    if f.ndim != 2 or f.shape[0] < 2:
-        raise InvalidArgument(f"features must have shape (N, D) with N >= 2, got {f.shape}")
-    if lab.shape != (f.shape[0],):
-        raise InvalidArgument(f"labels must have shape ({f.shape[0]},), got {lab.shape}")
-    norms = np.linalg.norm(f, axis=1, keepdims=True)
-    if np.any(norms == 0) or not np.all(np.isfinite(f)):
-        raise InvalidArgument("features must be finite and non-zero")
-    u = f / norms
-    sim = u @ u.T
-    iu = np.triu_indices(f.shape[0], k=1)
-    same = lab[iu[0]] == lab[iu[1]]
-    return sim[iu][same], sim[iu][~same]
-
-
-def eer_threshold(genuine: Any, impostor: Any) -> float:
-    """The similarity threshold where FMR and FNMR cross (interpolated, as
-    :func:`fuzzykey.metrics.eer`)."""
-    thr, fmr, fnmr = det_curve(genuine, impostor)
-    diff = fmr - fnmr  # decreasing in the threshold
-    j = int(np.searchsorted(-diff, 0.0))
-    if j == 0:
-        return float(thr[0])
-    if j >= len(diff):
-        return float(thr[-1])
-    d0, d1 = diff[j - 1], diff[j]
-    w = d0 / (d0 - d1) if d0 != d1 else 0.5
-    return float((1 - w) * thr[j - 1] + w * thr[j])
-
-
-def threshold_at_fmr(genuine: Any, impostor: Any, target: float) -> float:
-    """The lowest score threshold whose FMR (impostor scores ``>=`` it) is at most ``target``.
-
-    Above every impostor score when no observed threshold qualifies.
-    """
-    if not 0.0 <= target <= 1.0:
-        raise InvalidArgument(f"target must be in [0, 1], got {target!r}")
-    thr, fmr, _ = det_curve(genuine, impostor)
-    ok = np.flatnonzero(fmr <= target)
-    if len(ok):
-        return float(thr[ok[0]])
-    return float(np.nextafter(thr[-1], np.inf))

@@ -1,5 +1,5 @@
 // CPU-only builds (FUZZYKEY_CUDA=OFF, or AUTO without a CUDA compiler).
-#include "cuda_info.hpp"
+#include "../cuda_info.hpp"
 
 namespace fuzzykey {
 bool cuda_built() { return false; }

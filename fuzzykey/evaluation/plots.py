@@ -12,7 +12,7 @@ matplotlib is imported when a plot is drawn, not with this module, and draws
 on its Agg canvas without pyplot (no global backend is touched).
 
 Example:
-    >>> from fuzzykey.plots import probit
+    >>> from fuzzykey.evaluation.plots import probit
     >>> [round(float(z), 4) for z in probit([0.001, 0.5, 0.975])]
     [-3.0902, 0.0, 1.96]
 """
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidArgument
+from ..errors import InvalidArgument
 
 __all__ = ["RATE_MIN", "FMR_MAX", "FNMR_MAX", "probit", "plot_det"]
 
@@ -151,7 +151,7 @@ def plot_det(
     Args:
         curves: one dict per curve: ``"label"`` (str), ``"fmr"`` and ``"fnmr"``
             (equal-length, non-empty sequences of rates in [0, 1], e.g. from
-            :func:`fuzzykey.metrics.det_curve`), optionally ``"points"``: a list
+            :func:`fuzzykey.evaluation.metrics.det_curve`), optionally ``"points"``: a list
             of ``(fmr, fnmr, text)`` operating points, drawn as labelled markers.
         path: the PNG to write (its folder must exist).
         title: the plot's title.

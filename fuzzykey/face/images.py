@@ -6,7 +6,7 @@ cannot be read raises :class:`~fuzzykey.errors.InvalidImage` naming what came.
 
 Example:
     >>> import numpy as np
-    >>> from fuzzykey.images import load_image
+    >>> from fuzzykey.face.images import load_image
     >>> load_image(np.zeros((4, 5, 3), np.uint8)).shape
     (4, 5, 3)
     >>> load_image(b"not an image")
@@ -20,17 +20,21 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidImage
+from ..errors import InvalidImage
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 __all__ = ["ImageSource", "load_image", "describe_source"]
 
 #: What the public API accepts as one image.
-ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, NDArray[Any], Any]
+#: A path, encoded bytes, an ``(H, W)`` / ``(H, W, 3|4)`` array or a PIL image.
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, NDArray[Any], "PILImage"]
 
 _MAX_PIXELS = 64_000_000  # refuse decompression bombs rather than exhaust memory
 

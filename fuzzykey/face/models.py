@@ -22,7 +22,7 @@ The fixed graph is cached in memory and on disk (``$FUZZYKEY_CACHE`` or
 processes load it directly.
 
 Example:
-    >>> from fuzzykey.models import sface_model_path, fixed_sface_model
+    >>> from fuzzykey.face.models import sface_model_path, fixed_sface_model
     >>> sface_model_path().name
     'face_recognition_sface_2021dec_int8bq.onnx'
     >>> model = fixed_sface_model()
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ModelError
+from ..errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx

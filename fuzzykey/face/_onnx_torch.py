@@ -1,7 +1,7 @@
 """A small ONNX → torch converter: one ONNX graph becomes a differentiable ``nn.Module``.
 
 fuzzykey uses it to make the "differentiable copy" of the SFace encoder
-(:func:`fuzzykey.models.fixed_sface_model`), through which heads are trained
+(:func:`fuzzykey.face.models.fixed_sface_model`), through which heads are trained
 and gradient attacks run. It needs only ``onnx``, ``torch`` and ``numpy``.
 
 How the module is built:
@@ -49,7 +49,7 @@ opset 7 or later.
 Example:
     >>> import numpy as np, torch
     >>> from onnx import TensorProto, helper, numpy_helper
-    >>> from fuzzykey._onnx_torch import onnx_to_torch
+    >>> from fuzzykey.face._onnx_torch import onnx_to_torch
     >>> w = numpy_helper.from_array(np.full((4, 3), 0.5, dtype=np.float32), "w")
     >>> graph = helper.make_graph(
     ...     [helper.make_node("Gemm", ["x", "w"], ["h"], transB=1),
@@ -86,7 +86,7 @@ from numpy.typing import NDArray
 from onnx import helper, numpy_helper
 from torch import Tensor, nn
 
-from .errors import InvalidArgument, ModelError
+from ..errors import InvalidArgument, ModelError
 
 __all__ = ["OnnxModule", "onnx_to_torch", "SUPPORTED_OPS"]
 

@@ -19,7 +19,7 @@ impostor scores ≥ τ, FNMR(τ) the fraction of genuine scores < τ.
 
 Example:
     >>> import numpy as np
-    >>> from fuzzykey.metrics import eer, fnmr_at_fmr
+    >>> from fuzzykey.evaluation.metrics import eer, fnmr_at_fmr
     >>> gen, imp = np.array([0.9, 0.8, 0.7, 0.4]), np.array([0.1, 0.2, 0.3, 0.5])
     >>> round(eer(gen, imp), 3)
     0.25
@@ -34,9 +34,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidArgument
+from ..errors import InvalidArgument
 
-__all__ = ["eer", "fnmr_at_fmr", "det_curve", "degrees_of_freedom", "gaussian_mi_bits"]
+__all__ = [
+    "eer",
+    "fnmr_at_fmr",
+    "det_curve",
+    "eer_threshold",
+    "threshold_at_fmr",
+    "cosine_scores",
+    "degrees_of_freedom",
+    "gaussian_mi_bits",
+]
 
 
 def _scores(x: Any, name: str) -> NDArray[np.float64]:
@@ -122,3 +131,52 @@ def gaussian_mi_bits(embeddings: Any, labels: Any, *, min_images: int = 2) -> fl
     wt = evecs[:, keep] / np.sqrt(evals[keep])
     rho = np.clip(np.linalg.eigvalsh(wt.T @ sb @ wt), 0.0, 1.0 - 1e-12)
     return float(-0.5 * np.sum(np.log2(1.0 - rho**2)))
+
+
+def cosine_scores(features: Any, labels: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(genuine, impostor)`` cosine similarities of all pairs ``i < j`` of feature rows."""
+    if hasattr(features, "detach"):  # a torch tensor, without importing torch here
+        features = features.detach().cpu().numpy()
+    f = np.asarray(features, dtype=np.float64)
+    lab = np.asarray(labels)
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise InvalidArgument(f"features must have shape (N, D) with N >= 2, got {f.shape}")
+    if lab.shape != (f.shape[0],):
+        raise InvalidArgument(f"labels must have shape ({f.shape[0]},), got {lab.shape}")
+    norms = np.linalg.norm(f, axis=1, keepdims=True)
+    if np.any(norms == 0) or not np.all(np.isfinite(f)):
+        raise InvalidArgument("features must be finite and non-zero")
+    u = f / norms
+    sim = u @ u.T
+    iu = np.triu_indices(f.shape[0], k=1)
+    same = lab[iu[0]] == lab[iu[1]]
+    return sim[iu][same], sim[iu][~same]
+
+
+def eer_threshold(genuine: Any, impostor: Any) -> float:
+    """The similarity threshold where FMR and FNMR cross (interpolated, as
+    :func:`eer`)."""
+    thr, fmr, fnmr = det_curve(genuine, impostor)
+    diff = fmr - fnmr  # decreasing in the threshold
+    j = int(np.searchsorted(-diff, 0.0))
+    if j == 0:
+        return float(thr[0])
+    if j >= len(diff):
+        return float(thr[-1])
+    d0, d1 = diff[j - 1], diff[j]
+    w = d0 / (d0 - d1) if d0 != d1 else 0.5
+    return float((1 - w) * thr[j - 1] + w * thr[j])
+
+
+def threshold_at_fmr(genuine: Any, impostor: Any, target: float) -> float:
+    """The lowest score threshold whose FMR (impostor scores ``>=`` it) is at most ``target``.
+
+    Above every impostor score when no observed threshold qualifies.
+    """
+    if not 0.0 <= target <= 1.0:
+        raise InvalidArgument(f"target must be in [0, 1], got {target!r}")
+    thr, fmr, _ = det_curve(genuine, impostor)
+    ok = np.flatnonzero(fmr <= target)
+    if len(ok):
+        return float(thr[ok[0]])
+    return float(np.nextafter(thr[-1], np.inf))

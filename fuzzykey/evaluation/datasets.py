@@ -11,7 +11,7 @@
   Files without a readable face are reported, not fatal.
 
 Example:
-    >>> from fuzzykey.datasets import parse_lfw_pairs
+    >>> from fuzzykey.evaluation.datasets import parse_lfw_pairs
     >>> parse_lfw_pairs("1\\nAbel_Pacheco 1 4\\nAbel_Pacheco 1 Abdullah 2\\n")
     [LfwPair(name1='Abel_Pacheco', index1=1, name2='Abel_Pacheco', index2=4), \
 LfwPair(name1='Abel_Pacheco', index1=1, name2='Abdullah', index2=2)]
@@ -30,8 +30,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import FuzzyKeyError, InvalidArgument, NoFaceFound
-from .models import cache_dir
+from ..errors import FuzzyKeyError, InvalidArgument, NoFaceFound
+from ..face.models import cache_dir
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -81,7 +81,7 @@ def lfw_half(person: str) -> Literal["a", "b"]:
     machine and for every subset of a folder.
 
     Example:
-        >>> from fuzzykey.datasets import lfw_half
+        >>> from fuzzykey.evaluation.datasets import lfw_half
         >>> lfw_half("Aaron_Eckhart"), lfw_half("Aaron_Peirsol")
         ('a', 'b')
     """
@@ -232,9 +232,9 @@ def embed_files(files: Sequence[str | os.PathLike[str]], detector: Any, encoder:
 
     Args:
         files: image paths.
-        detector: a :class:`fuzzykey.detect.YuNetDetector` (anything with
+        detector: a :class:`fuzzykey.face.detect.YuNetDetector` (anything with
             ``name`` and ``detect_and_align``).
-        encoder: a :class:`fuzzykey.encoders.FaceEncoder`.
+        encoder: a :class:`fuzzykey.face.encoders.FaceEncoder`.
         cache: read and update the embedding cache.
         progress: called with the number of files just finished.
     """
