@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from fuzzykey.evaluation import robustness_mnist as rb
-from fuzzykey.evaluation.datasets import default_data_dir
 from fuzzykey.evaluation.metrics import cosine_scores, eer_threshold
 from fuzzykey.robust.robustness import robustness_index
 
@@ -38,11 +37,19 @@ def main() -> None:
     p.add_argument("--beta", type=float, default=rb.DVSP_BETA)
     p.add_argument("--fgsm-eps", type=float, default=rb.FGSM_EPS)
     args = p.parse_args()
-    images, labels = rb.load_mnist(args.data or default_data_dir() / "mnist")
+    cfg = rb.MnistConfig()  # the command's defaults: epochs, seed, attack budget
+    images, labels = rb.load_mnist(args.data or rb.default_mnist_dir())
     x, y = rb.to_tensor(images), torch.from_numpy(labels)
     x_tr, y_tr, x_te, y_te = x[: rb.N_TRAIN], y[: rb.N_TRAIN], x[-rb.N_TEST :], y[-rb.N_TEST :]
     backbone, head = rb.train_method(
-        "dvsp", x_tr, y_tr, epochs=10, seed=0, eps=args.fgsm_eps, radius=args.radius, beta=args.beta
+        "dvsp",
+        x_tr,
+        y_tr,
+        epochs=cfg.epochs,
+        seed=cfg.seed,
+        eps=args.fgsm_eps,
+        radius=args.radius,
+        beta=args.beta,
     )
     model = rb.FeatureModel(backbone, head).eval()
     for q in model.parameters():
@@ -52,7 +59,15 @@ def main() -> None:
     t = eer_threshold(*cosine_scores(feats, y_te.numpy()))
     t0 = time.perf_counter()
     res = robustness_index(
-        model, x_te, y_te.numpy(), t, pairs_per_class_pair=10, seed=0, steps=100, search_steps=5, lr=0.02
+        model,
+        x_te,
+        y_te.numpy(),
+        t,
+        pairs_per_class_pair=cfg.pairs_per_class_pair,
+        seed=cfg.seed,
+        steps=cfg.attack_steps,
+        search_steps=cfg.search_steps,
+        lr=cfg.attack_lr,
     )
     x1, x2 = x_te[torch.from_numpy(res.source_index)], x_te[torch.from_numpy(res.target_index)]
     d = x2 - x1

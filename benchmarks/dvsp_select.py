@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import command_line, cpu_model  # noqa: E402
 
 from fuzzykey.evaluation import robustness_mnist as rb  # noqa: E402
-from fuzzykey.evaluation.datasets import default_data_dir  # noqa: E402
 
 
 def main() -> None:
@@ -42,13 +41,13 @@ def main() -> None:
     p.add_argument("--grid", default="1:1e-3,1:1e-2,1:0.1,4:1e-2", help="R:beta,...")
     p.add_argument("--baselines", default="sphereface,center_loss", help="comma list, or none")
     p.add_argument("--fgsm-eps", type=float, default=rb.FGSM_EPS)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=rb.MnistConfig.epochs)
     p.add_argument("--pairs", type=int, default=3, help="attacks per ordered digit pair")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None, help="append one JSON line per grid point")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    images, labels = rb.load_mnist(args.data or default_data_dir() / "mnist")
+    images, labels = rb.load_mnist(args.data or rb.default_mnist_dir())
     x, y = rb.to_tensor(images), torch.from_numpy(labels)
     x_tr, y_tr, x_va, y_va = x[:6000], y[:6000], x[6000:8000], y[6000:8000]
     runs: list[tuple[str, float, float]] = []
@@ -61,7 +60,14 @@ def main() -> None:
     for name, radius, beta in runs:
         t0 = time.perf_counter()
         backbone, head = rb.train_method(
-            name, x_tr, y_tr, epochs=args.epochs, seed=0, eps=args.fgsm_eps, radius=radius, beta=beta
+            name,
+            x_tr,
+            y_tr,
+            epochs=args.epochs,
+            seed=rb.MnistConfig.seed,
+            eps=args.fgsm_eps,
+            radius=radius,
+            beta=beta,
         )
         t1 = time.perf_counter()
         row: dict[str, object] = {"method": name, "fgsm_eps": args.fgsm_eps if rb.METHODS[name] else 0.0}
@@ -74,7 +80,9 @@ def main() -> None:
                     mean_r=float(head.logvar(h).exp().mean(dim=1).mean()),
                     mean_mu_norm=float(head.mu(h).norm(dim=1).mean()),
                 )
-        res = rb.evaluate(backbone, head, x_va, y_va, pairs_per_class_pair=args.pairs, seed=0)
+        res = rb.evaluate(
+            backbone, head, x_va, y_va, pairs_per_class_pair=args.pairs, seed=rb.MnistConfig.seed
+        )
         row.update(
             eer=100 * res["eer"],
             ri=res["ri"],

@@ -133,8 +133,9 @@ def run_mode(
     g = np.concatenate(gen_d)
     im = np.concatenate(imp_d)
     # consistency: the real path succeeds exactly when the distance is <= t (errors-only decoding)
-    predicted_gen = int(np.sum(g <= code.t))
-    predicted_imp = int(np.sum(im <= code.t))
+    consistent = (
+        int(np.sum(g <= code.t)) == counts.genuine_keys and int(np.sum(im <= code.t)) == counts.impostor_keys
+    )
     return {
         "mode": mode,
         "n": code.n,
@@ -148,9 +149,7 @@ def run_mode(
         "wrong_secret_keys": wrong_keys,
         "wrong_secret_attempts": wrong_n,
         "n_enrollments": len(enroll_idx),
-        "sweep_consistent": bool(predicted_gen == counts.genuine_keys and predicted_imp == counts.impostor_keys)
-        if kg.erasure_trials == (0,)
-        else None,
+        "sweep_consistent": consistent if kg.erasure_trials == (0,) else None,
         "genuine_ber_mean": float(g.mean() / code.n),
         "impostor_ber_mean": float(im.mean() / code.n),
         "dof": degrees_of_freedom(im / code.n),
@@ -477,7 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     attacks = attack_figures(kg, results, emb, labels, n_att, args.dictionary_size, rng)
     tput = throughput(folder.files[: args.throughput_images], kg)
 
-    print_report(kg, results, multi, attacks, {**erasures, "enrollments": len(sub)}, tput, args.dictionary_size)
+    erasures_run = {**erasures, "enrollments": len(sub)}
+    print_report(kg, results, multi, attacks, erasures_run, tput, args.dictionary_size)
     ratio = (1 - results["secret"]["frr"]) / (1 - encoder["fnmr_at_fmr_0.001"])
     print(f"key acceptance / encoder acceptance at FMR 0.1 %: {ratio:.3f}")
 

@@ -8,10 +8,10 @@ n are zero.
 
 Every function takes numpy arrays or torch tensors and returns the same kind, on
 the same device: CPU data runs the C++ kernels (multithreaded, GIL released),
-CUDA tensors the CUDA kernels when this build has them (``fuzzykey._core.
-cuda_built()``), otherwise :class:`CudaUnavailable` says so. Non-contiguous
-inputs are copied once; wrong dtypes, shapes, NaN, or mismatched word counts
-raise :class:`InvalidArgument` (a ``ValueError``) saying what was expected.
+CUDA tensors the CUDA kernels when this build has them (:func:`cuda_built`),
+otherwise :class:`CudaUnavailable` says so. Non-contiguous inputs are copied
+once; wrong dtypes, shapes, NaN, or mismatched word counts raise
+:class:`InvalidArgument` (a ``ValueError``) saying what was expected.
 
 Example:
     >>> import numpy as np
@@ -62,6 +62,7 @@ __all__ = [
     "kernel_isas",
     "available_kernel_isas",
     "use_kernel_isa",
+    "cuda_built",
 ]
 
 # Values of x @ projection held at once by binarize (16 MiB of float32): large enough for
@@ -492,3 +493,8 @@ def use_kernel_isa(family: str, isa: str) -> None:
         _core.use_kernel_isa(family, isa)
     except ValueError as exc:  # the native registry names the bad value and the valid ones
         raise InvalidArgument(str(exc)) from None
+
+
+def cuda_built() -> bool:
+    """Whether this build of the native module has the CUDA kernels (a GPU may still be absent)."""
+    return bool(_core.cuda_built())

@@ -114,12 +114,13 @@ class PasswordRecord:
         bad = InvalidHelperData("the helper's password parameters (salt, n, r, p) are malformed")
         if not isinstance(value, Mapping):
             raise bad
-        salt_hex, n, r, p = (value.get(name) for name in ("salt", "n", "r", "p"))
+        fields: dict[str, Any] = {name: value.get(name) for name in ("salt", "n", "r", "p")}
+        salt_hex, n, r, p = fields["salt"], fields["n"], fields["r"], fields["p"]
         if not isinstance(salt_hex, str) or not _SALT_HEX.fullmatch(salt_hex):
             raise bad
         if not (valid_scrypt_n(n) and _small_int(r, 32) and _small_int(p, 16)):
             raise bad
-        record = cls(bytes.fromhex(salt_hex), int(n), int(r), int(p))
+        record = cls(bytes.fromhex(salt_hex), n, r, p)
         if 128 * record.n * record.r > _MAX_MEMORY:
             raise bad
         return record

@@ -95,7 +95,8 @@ def test_mnist_wrong_shapes(tmp_path):
 def test_quick_run(tmp_path):
     out, png = tmp_path / "r.json", tmp_path / "h.png"
     res = CliRunner().invoke(
-            ["mnist", "--data", str(MNIST), "--quick", "--json", str(out), "--plot", str(png)],
+        main,
+        ["robustness", "mnist", "--data", str(MNIST), "--quick", "--json", str(out), "--plot", str(png)],
     )
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())

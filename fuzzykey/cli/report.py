@@ -6,6 +6,7 @@ so ``fuzzykey bench > table.txt`` stays clean.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,7 +19,7 @@ __all__ = ["progress_bars", "stderr_line"]
 
 @contextmanager
 def _bar(label: str, total: int) -> Iterator[Advance]:
-    with click.progressbar(length=total, label=label, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
 
         def advance(steps: int) -> None:
             bar.update(steps)

@@ -156,9 +156,9 @@ def run_bench(cfg: BenchConfig, *, echo: Log = quiet, progress: Progress = silen
     pairs_file = read_lfw_pairs(cfg.pairs) if cfg.pairs is not None else []
     kg = _make_keygen(cfg)
     t_start = time.perf_counter()
-    faces, index_of = _embed(cfg, folder, kg, echo, progress)
+    faces = _embed(cfg, folder, kg, echo, progress)
     t_embed = time.perf_counter() - t_start
-    comparisons = _comparisons(cfg, faces, index_of, pairs_file, rng, echo)
+    comparisons = _comparisons(cfg, faces, pairs_file, rng, echo)
     encoder_fig, cos_g, cos_i = _encoder_figures(kg, faces, comparisons)
     schemes: dict[str, Any] = {}
     timing: dict[str, float] = {}
@@ -226,10 +226,8 @@ def _make_keygen(cfg: BenchConfig) -> KeyGen:
     )
 
 
-def _embed(
-    cfg: BenchConfig, folder: ImageFolder, kg: KeyGen, echo: Log, progress: Progress
-) -> tuple[_FaceSet, dict[Path, int]]:
-    """Embed the folder; the photos with a face, and each one's row by path."""
+def _embed(cfg: BenchConfig, folder: ImageFolder, kg: KeyGen, echo: Log, progress: Progress) -> _FaceSet:
+    """Embed the folder; its photos with a face."""
     with progress("embedding", len(folder.files)) as advance:
         embedded = embed_files(folder.files, kg.detector, kg.encoder, progress=advance)
     for reason in embedded.failures.values():
@@ -237,30 +235,30 @@ def _embed(
     ok = np.flatnonzero(embedded.ok)
     if len(ok) < 2:
         raise InvalidArgument(f"fewer than two images with a face in {str(cfg.images)!r}")
-    faces = _FaceSet(
+    return _FaceSet(
         root=folder.root,
         files=[folder.files[i] for i in ok],
         x=embedded.embeddings[ok],
         labels=folder.labels[ok],
         skipped=len(embedded.failures),
     )
-    return faces, {path: row for row, path in enumerate(faces.files)}
 
 
 def _comparisons(
     cfg: BenchConfig,
     faces: _FaceSet,
-    index_of: dict[Path, int],
     pairs_file: list[LfwPair],
     rng: np.random.Generator,
     echo: Log,
 ) -> _Comparisons:
+    """Genuine and impostor pairs of the folder, and the pairs file's pairs found in it."""
     genuine = genuine_pairs(faces.labels)
     if not len(genuine):
         raise InvalidArgument(f"no person in {str(cfg.images)!r} has two images with a face")
     if len(np.unique(faces.labels)) < 2:
         raise InvalidArgument(f"all images with a face in {str(cfg.images)!r} are of one person")
     sampled, n_cross = impostor_pairs(faces.labels, cfg.impostors, rng)
+    index_of = {path: row for row, path in enumerate(faces.files)}
     file_pairs: dict[bool, list[tuple[int, int]]] = {True: [], False: []}
     missing = 0
     for pair in pairs_file:

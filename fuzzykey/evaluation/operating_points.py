@@ -82,11 +82,14 @@ def _distances(values: Any, name: str) -> NDArray[Any]:
 
 
 def error_rate_sweep(code: BCHCode, gen: NDArray[np.int32], imp: NDArray[np.int32]) -> list[OperatingPoint]:
-    """FRR and FAR of a bounded-distance decoder for every t of ``code``'s length.
+    r"""FRR and FAR of a bounded-distance decoder for every t of ``code``'s length.
 
     ``gen`` and ``imp`` are genuine and impostor Hamming distances; decoding
-    succeeds exactly when the distance is at most t. One point per t = 1, 2, ...
-    while a BCH code of ``code``'s m and length n with that t exists.
+    succeeds exactly when the distance is at most t. One point per
+    :math:`t = 1, 2, \ldots, 2^{m-1} - 2` while a BCH code of ``code``'s m and
+    length n with that t exists (the family's last t, the repetition code's
+    :math:`2^{m-1} - 1`, is left out). FRR is computed as
+    :math:`1 - |\{g \le t\}| / |G|`.
     """
     gs, im = np.sort(_distances(gen, "gen")), np.sort(_distances(imp, "imp"))
     rows: list[OperatingPoint] = []

@@ -42,7 +42,6 @@ from .._checks import as_int
 from ..errors import InvalidArgument
 
 __all__ = [
-    "check_labels",
     "check_pairs",
     "genuine_pairs",
     "impostor_pairs",
@@ -51,7 +50,7 @@ __all__ = [
 ]
 
 
-def check_labels(labels: Any) -> NDArray[np.int64]:
+def _check_labels(labels: Any) -> NDArray[np.int64]:
     """``labels`` as a 1-D int64 array of non-negative identity labels."""
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.dtype.kind not in "iu":
@@ -78,7 +77,7 @@ def genuine_pairs(labels: NDArray[np.int64]) -> NDArray[np.int64]:
     People in increasing label order, each person's pairs in row-major order
     of :func:`numpy.triu_indices`.
     """
-    lab = check_labels(labels)
+    lab = _check_labels(labels)
     out = []
     for person in np.unique(lab):
         idx = np.flatnonzero(lab == person)
@@ -100,7 +99,7 @@ def impostor_pairs(
     uniformly with replacement (rows drawn uniformly, same-person draws
     rejected).
     """
-    lab = check_labels(labels)
+    lab = _check_labels(labels)
     count = as_int(count, "count")
     if count < 0:
         raise InvalidArgument(f"count must be >= 0, got {count}")
@@ -131,7 +130,7 @@ def impostor_probes(
     replace=False)`` where ``others`` are the rows whose label differs from
     the enrollee's; the draws are made in the order of ``enrollees``.
     """
-    lab = check_labels(labels)
+    lab = _check_labels(labels)
     count = as_int(count, "count")
     if count < 0:
         raise InvalidArgument(f"count must be >= 0, got {count}")
@@ -150,7 +149,7 @@ def first_photos(labels: NDArray[np.int64], per_person: int) -> NDArray[np.bool_
     People with a single photo give no genuine comparison, so they are left
     out; "first" is the order of the rows.
     """
-    lab = check_labels(labels)
+    lab = _check_labels(labels)
     per_person = as_int(per_person, "per_person")
     if per_person < 1:
         raise InvalidArgument(f"per_person must be >= 1, got {per_person}")

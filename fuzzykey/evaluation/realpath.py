@@ -51,17 +51,17 @@ SECRET_BYTES = 32
 """Length of the random secret each secret-mode enrollment gets."""
 
 
-def _rows(value: Any, name: str) -> NDArray[np.int64]:
+Rows = int | Sequence[int] | NDArray[np.integer[Any]]
+"""One row index, or several."""
+
+
+def _rows(value: Rows, name: str) -> NDArray[np.int64]:
     rows = np.atleast_1d(np.asarray(value))
     if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
         raise InvalidArgument(
             f"{name} must be row indices (ints), got shape {rows.shape}, dtype {rows.dtype}"
         )
     return rows.astype(np.int64)
-
-
-Rows = int | Sequence[int] | NDArray[np.integer[Any]]
-"""One row index, or several."""
 
 
 class Trial:

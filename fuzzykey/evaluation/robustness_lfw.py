@@ -90,6 +90,7 @@ from ..header import MODES, Mode
 from ..keygen import KeyGen
 from ..robust import dvsp
 from ..robust.robustness import cw_feature_attack
+from .datasets import ImageFolder, embed_files, lfw_half, read_image_folder
 from .distances import key_distances
 from .metrics import cosine_scores, eer_threshold, fnmr_at_fmr
 from .metrics import eer as _eer
@@ -371,6 +372,24 @@ def _finite_mean(v: NDArray[np.float64]) -> float | None:
     return float(f.mean()) if f.size else None
 
 
+@dataclass(frozen=True)
+class _Halves:
+    """The folder's photos with a face, embedded, and who trains (half A) and who tests (half B)."""
+
+    photos: int
+    without_face: int
+    emb: NDArray[np.float32]
+    labels: NDArray[np.int64]
+    files: list[Path]
+    in_a: NDArray[np.bool_]
+    train: NDArray[np.bool_]
+    """Half-A photos of people with 2+ photos."""
+
+    @property
+    def test(self) -> NDArray[np.bool_]:
+        return ~self.in_a
+
+
 def run_lfw(
     folder_path: Path,
     config: HeadConfig,
@@ -390,40 +409,24 @@ def run_lfw(
     """
     from ..face.detect import YuNetDetector
     from ..face.encoders import SFaceEncoder
-    from .datasets import embed_files, lfw_half, read_image_folder
 
     t0 = time.perf_counter()
     folder = read_image_folder(folder_path)
     detector, sface = YuNetDetector(), SFaceEncoder()
-    with progress("embedding photos", len(folder.files)) as advance:
-        embedded = embed_files(folder.files, detector, sface, progress=advance)
-    ok = embedded.ok
-    emb_all, lab_all = embedded.embeddings[ok], folder.labels[ok]
-    files = [f for f, k in zip(folder.files, ok.tolist(), strict=True) if k]
-    in_a = np.array([lfw_half(folder.people[p]) == "a" for p in lab_all], dtype=bool)
-    train = in_a & (np.bincount(lab_all)[lab_all] >= 2)  # half-A people with 2+ photos
-    a_people, b_people = len(np.unique(lab_all[train])), len(np.unique(lab_all[~in_a]))
-    if a_people < 2 or b_people < 2:
-        raise InvalidArgument(
-            f"{str(folder_path)!r}: need two or more half-A people with 2+ photos and two half-B "
-            f"people with a face; found {a_people} and {b_people}"
-        )
+    halves = _embed_halves(folder, detector, sface, progress)
     t1 = time.perf_counter()
     with progress("training the DVSP head", config.epochs) as advance:
         backbone, head = train_head(
-            emb_all[train], lab_all[train], config, seed=seed, progress=lambda e: advance(1)
+            halves.emb[halves.train],
+            halves.labels[halves.train],
+            config,
+            seed=seed,
+            progress=lambda e: advance(1),
         )
     t2 = time.perf_counter()
-    encoder = DVSPFaceEncoder(sface, backbone, head)
-    emb_b, lab_b = emb_all[~in_a], lab_all[~in_a]
-    files_b = [f for f, a in zip(files, in_a.tolist(), strict=True) if not a]
+    emb_b, lab_b = halves.emb[halves.test], halves.labels[halves.test]
     feats = {"sface": emb_b, "dvsp": head_features(backbone, head, emb_b)}
     results: dict[str, dict[str, Any]] = {name: _scores(f, lab_b) for name, f in feats.items()}
-
-    rng = np.random.default_rng(seed)
-    pairs = attack_pairs(lab_b, attacks, rng)
-    used, local = np.unique(pairs, return_inverse=True)  # crop only the photos attacked
-    crops = _crops([files_b[i] for i in used.tolist()], detector)
     net = sface.torch_module()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -431,7 +434,91 @@ def run_lfw(
         "sface": lambda x: net(x * 255.0),
         "dvsp": lambda x: head.features(backbone(net(x * 255.0))),
     }
+    rng = np.random.default_rng(seed)
+    pairs = attack_pairs(lab_b, attacks, rng)
+    files_b = [f for f, test in zip(halves.files, halves.test.tolist(), strict=True) if test]
+    used, local = np.unique(pairs, return_inverse=True)  # crop only the photos attacked
+    crops = _crops([files_b[i] for i in used.tolist()], detector)
     t3 = time.perf_counter()
+    seconds = _attack_features(models, results, crops, local.reshape(pairs.shape), attack_kwargs, progress)
+    t4 = time.perf_counter()
+    encoder = DVSPFaceEncoder(sface, backbone, head)
+    center_a = head_features(backbone, head, halves.emb[halves.in_a])
+    keygens = {"sface": KeyGen(detector=detector, encoder=sface), "dvsp": dvsp_keygen(encoder, center_a)}
+    for name, kg in keygens.items():
+        log(f"key error rates with {name} features ...")
+        results[name]["keys"] = key_rates(
+            kg, feats[name], lab_b, impostors=impostors, keygen_impostors=keygen_impostors, seed=seed
+        )
+        results[name]["encoder"] = kg.encoder_name
+    t5 = time.perf_counter()
+    seconds.update(
+        embedding=round(t1 - t0, 3),
+        training=round(t2 - t1, 3),
+        attacks=round(t4 - t3, 3),
+        keys=round(t5 - t4, 3),
+        total=round(t5 - t0, 3),
+    )
+    a_people = len(np.unique(halves.labels[halves.train]))
+    return {
+        "features": results,
+        "paired": _paired(results),
+        "data": {
+            "images": str(folder_path),
+            "photos": halves.photos,
+            "without_face": halves.without_face,
+            "train": f"half A: {int(halves.train.sum())} photos of {a_people} people with 2+ photos",
+            "test": f"half B: {len(lab_b)} photos of {len(np.unique(lab_b))} people",
+        },
+        "config": {
+            "head": {**config.__dict__},
+            "attack": {**attack_kwargs, "box": [0.0, 1.0], "pixels": "RGB / 255", "pairs": len(pairs)},
+            "impostors": impostors,
+            "keygen_impostors": keygen_impostors,
+            "seed": seed,
+            "threads": torch.get_num_threads(),
+        },
+        "seconds": seconds,
+    }
+
+
+def _embed_halves(folder: ImageFolder, detector: Any, sface: Any, progress: Progress) -> _Halves:
+    """Embed the folder's photos and split its people by :func:`~fuzzykey.evaluation.datasets.lfw_half`."""
+    with progress("embedding photos", len(folder.files)) as advance:
+        embedded = embed_files(folder.files, detector, sface, progress=advance)
+    ok = embedded.ok
+    labels = folder.labels[ok]
+    in_a = np.array([lfw_half(folder.people[p]) == "a" for p in labels], dtype=bool)
+    train = in_a & (np.bincount(labels)[labels] >= 2)
+    a_people, b_people = len(np.unique(labels[train])), len(np.unique(labels[~in_a]))
+    if a_people < 2 or b_people < 2:
+        raise InvalidArgument(
+            f"{str(folder.root)!r}: need two or more half-A people with 2+ photos and two half-B "
+            f"people with a face; found {a_people} and {b_people}"
+        )
+    return _Halves(
+        photos=len(folder.files),
+        without_face=len(embedded.failures),
+        emb=embedded.embeddings[ok],
+        labels=labels,
+        files=[f for f, k in zip(folder.files, ok.tolist(), strict=True) if k],
+        in_a=in_a,
+        train=train,
+    )
+
+
+def _attack_features(
+    models: dict[str, Callable[[Tensor], Tensor]],
+    results: dict[str, dict[str, Any]],
+    crops: Tensor,
+    pairs: NDArray[np.int64],
+    attack_kwargs: dict[str, Any],
+    progress: Progress,
+) -> dict[str, float]:
+    """Attack each feature's model on the same pairs of ``crops``; adds the figures to ``results``.
+
+    Returns the seconds each feature's attacks took.
+    """
     seconds: dict[str, float] = {}
     for name, model in models.items():
         s0 = time.perf_counter()
@@ -439,7 +526,7 @@ def run_lfw(
             success, l2 = attack(
                 model,
                 crops,
-                local.reshape(pairs.shape),
+                pairs,
                 results[name]["threshold"],
                 progress=advance,
                 **attack_kwargs,
@@ -452,61 +539,22 @@ def run_lfw(
             attempts=len(pairs),
             l2=[float(v) if math.isfinite(v) else None for v in l2],
         )
+    return seconds
+
+
+def _paired(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """DVSP's attack effort over SFace's, pair by pair."""
     l2_s = np.array([np.inf if v is None else v for v in results["sface"]["l2"]])
     l2_d = np.array([np.inf if v is None else v for v in results["dvsp"]["l2"]])
     # pairs both attacks solved, the start not already accepted by SFace (L2 0: no effort needed)
     both = np.isfinite(l2_s) & np.isfinite(l2_d) & (l2_s > 0)
     ratio = l2_d[both] / l2_s[both]
-    t4 = time.perf_counter()
-    center_a = head_features(backbone, head, emb_all[in_a])
-    keygens = {"sface": KeyGen(detector=detector, encoder=sface), "dvsp": dvsp_keygen(encoder, center_a)}
-    for name, kg in keygens.items():
-        log(f"key error rates with {name} features ...")
-        results[name]["keys"] = key_rates(
-            kg,
-            feats[name],
-            lab_b,
-            impostors=impostors,
-            keygen_impostors=keygen_impostors,
-            seed=seed,
-        )
-        results[name]["encoder"] = kg.encoder_name
-    t5 = time.perf_counter()
-    seconds.update(
-        embedding=round(t1 - t0, 3),
-        training=round(t2 - t1, 3),
-        attacks=round(t4 - t3, 3),
-        keys=round(t5 - t4, 3),
-        total=round(t5 - t0, 3),
-    )
+    ri_s, ri_d = results["sface"]["ri"], results["dvsp"]["ri"]
     return {
-        "features": results,
-        "paired": {
-            "both_succeeded": int(both.sum()),
-            "median_ratio_dvsp_over_sface": float(np.median(ratio)) if ratio.size else None,
-            "ri_ratio_dvsp_over_sface": (
-                results["dvsp"]["ri"] / results["sface"]["ri"]
-                if results["dvsp"]["ri"] and results["sface"]["ri"]
-                else None
-            ),
-            "dvsp_harder": int((ratio > 1).sum()),
-        },
-        "data": {
-            "images": str(folder_path),
-            "photos": len(folder.files),
-            "without_face": len(embedded.failures),
-            "train": f"half A: {int(train.sum())} photos of {a_people} people with 2+ photos",
-            "test": f"half B: {len(lab_b)} photos of {b_people} people",
-        },
-        "config": {
-            "head": {**config.__dict__},
-            "attack": {**attack_kwargs, "box": [0.0, 1.0], "pixels": "RGB / 255", "pairs": len(pairs)},
-            "impostors": impostors,
-            "keygen_impostors": keygen_impostors,
-            "seed": seed,
-            "threads": torch.get_num_threads(),
-        },
-        "seconds": seconds,
+        "both_succeeded": int(both.sum()),
+        "median_ratio_dvsp_over_sface": float(np.median(ratio)) if ratio.size else None,
+        "ri_ratio_dvsp_over_sface": ri_d / ri_s if ri_d and ri_s else None,
+        "dvsp_harder": int((ratio > 1).sum()),
     }
 
 

@@ -101,6 +101,13 @@ __all__ = [
     "run_mnist",
     "parse_methods",
     "default_mnist_dir",
+    "N_TRAIN",
+    "N_TEST",
+    "QUICK_TRAIN",
+    "QUICK_TEST",
+    "DVSP_RADIUS",
+    "DVSP_BETA",
+    "FGSM_EPS",
 ]
 
 #: method name -> trained with FGSM samples
@@ -112,12 +119,14 @@ PAPER: dict[str, tuple[float, float]] = {
     "sphereface": (2.146, 1.299),
     "dvsp": (0.725, 2.292),
 }
+#: digits that train (the first ones of the file) and that test (the last ones)
 N_TRAIN, N_TEST = 8000, 2000
 #: DVSP's projection radius R and IB factor beta (chosen on validation digits, see the module docstring)
 DVSP_RADIUS, DVSP_BETA = 1.0, 1e-2
 #: DVSP's FGSM step (per-sample L2 in [0, 1] pixel units), chosen on validation digits;
 #: the paper's 0.1 (``--fgsm-eps 0.1``) barely moves a digit
 FGSM_EPS = 1.0
+#: the same for ``--quick``
 QUICK_TRAIN, QUICK_TEST = 1000, 500
 _IMAGES = "t10k-images-idx3-ubyte"
 _LABELS = "t10k-labels-idx1-ubyte"
