@@ -14,7 +14,10 @@ else. Version 1::
 
 Everything in it is public. It is authenticated by the helper's tag, which only
 someone who reproduces the key can check: before that, every field is
-attacker-controlled and is validated before use.
+attacker-controlled and is validated before use. Parsing is bounded before the
+JSON parser runs: at most :data:`MAX_HEADER_BYTES` bytes, nesting at most
+:data:`MAX_DEPTH` deep, numbers of at most :data:`MAX_NUMBER_CHARS` characters,
+no ``NaN`` or ``Infinity``; anything else is :class:`~fuzzykey.errors.InvalidHelperData`.
 
 The *pipeline* of a helper (:func:`helper_pipeline`) is what must match the
 reproducing KeyGen's (:meth:`KeyGen.pipeline <fuzzykey.KeyGen.pipeline>`) for
@@ -39,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -55,6 +59,10 @@ __all__ = [
     "helper_pipeline",
     "pipeline_fingerprint",
     "check_public",
+    "parse_header_json",
+    "MAX_HEADER_BYTES",
+    "MAX_DEPTH",
+    "MAX_NUMBER_CHARS",
 ]
 
 Mode = Literal["secret", "face-only"]
@@ -62,6 +70,14 @@ MODES: tuple[Mode, ...] = ("secret", "face-only")
 HEADER_FORMAT = "fuzzykey/keygen"
 HEADER_VERSION = 1
 MAX_PUBLIC_BYTES = 4096
+#: Largest header accepted: a 65,535-bit selection in base64 plus the other fields fits.
+MAX_HEADER_BYTES = 256 * 1024
+#: Deepest nesting of arrays and objects accepted (KeyGen writes 3 levels; app fields add a few).
+MAX_DEPTH = 16
+#: Longest number literal accepted (an int64 has 19 digits; a float's repr at most 24 characters).
+MAX_NUMBER_CHARS = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 _REQUIRED = frozenset({"mode", "encoder", "detector", "binarizer", "images"})
 _REQUIRED_BY_MODE: dict[str, frozenset[str]] = {
@@ -77,18 +93,63 @@ def encode_header(fields: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
+def _depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text, brackets inside strings not counted."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _number(kind: type[int] | type[float]) -> Any:
+    def parse(literal: str) -> int | float:
+        if len(literal) > MAX_NUMBER_CHARS:
+            raise InvalidHelperData(
+                f"the KeyGen header holds a number of {len(literal)} characters (at most {MAX_NUMBER_CHARS})"
+            )
+        return kind(literal)
+
+    return parse
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidHelperData(f"the KeyGen header holds {name}, which is not JSON")
+
+
+def parse_header_json(metadata: bytes) -> Any:
+    """The JSON value of header bytes, parsed within the bounds in the module docstring.
+
+    Raises:
+        InvalidHelperData: not UTF-8 JSON, or over a bound (checked before parsing
+            for size and depth, while parsing for numbers).
+    """
+    if len(metadata) > MAX_HEADER_BYTES:
+        raise InvalidHelperData(f"the KeyGen header is {len(metadata)} bytes (at most {MAX_HEADER_BYTES})")
+    try:
+        text = metadata.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidHelperData(_NO_HEADER) from exc
+    if _depth(text) > MAX_DEPTH:
+        raise InvalidHelperData(f"the KeyGen header is nested more than {MAX_DEPTH} deep")
+    try:
+        return json.loads(
+            text, parse_int=_number(int), parse_float=_number(float), parse_constant=_no_constant
+        )
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidHelperData(_NO_HEADER) from exc
+
+
 def read_helper_header(helper: HelperData | bytes) -> tuple[HelperData, dict[str, Any]]:
     """Parse helper bytes and their KeyGen header (public; authenticated only by the tag).
 
     Raises:
         InvalidHelperData: malformed helper bytes, no KeyGen header, an
-            unsupported header version, or missing fields.
+            unsupported header version, missing fields, or a header over the
+            parsing bounds.
     """
     h = helper if isinstance(helper, HelperData) else HelperData.from_bytes(helper)
-    try:
-        header = json.loads(h.metadata.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidHelperData(_NO_HEADER) from exc
+    header = parse_header_json(h.metadata)
     if not isinstance(header, dict) or header.get("format") != HEADER_FORMAT:
         raise InvalidHelperData(_NO_HEADER)
     if header.get("version") != HEADER_VERSION:
@@ -141,5 +202,7 @@ def check_public(public: Any) -> dict[str, Any] | None:
         raise InvalidArgument(f"public must hold JSON values only: {exc}") from exc
     if len(text) > MAX_PUBLIC_BYTES:
         raise InvalidArgument(f"public takes at most {MAX_PUBLIC_BYTES} bytes as JSON, got {len(text)}")
+    if _depth(text) > MAX_DEPTH - 2:  # the header puts it two levels down
+        raise InvalidArgument(f"public may nest at most {MAX_DEPTH - 2} deep")
     out: dict[str, Any] = json.loads(text)
     return out

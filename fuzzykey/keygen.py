@@ -62,6 +62,7 @@ Example:
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -143,28 +144,61 @@ class FaceInfo:
     score: float
 
 
-@dataclass(frozen=True, repr=False)
 class Enrollment:
     """Result of :meth:`KeyGen.enroll`: unpacks as ``key, helper``.
 
-    The key never appears in ``repr``.
+    Not a dataclass on purpose: ``dataclasses.asdict`` and a generated ``repr``
+    would put the key in logs. The key never appears in ``repr``, and ``==``
+    compares keys in constant time.
     """
 
-    key: bytes
-    helper: bytes
-    """Serialized :class:`~fuzzykey.helper.HelperData`: public, store it anywhere."""
-    security: SecurityEstimate
-    faces: tuple[FaceInfo, ...] = ()
-    """One entry per photo (empty for :meth:`KeyGen.enroll_embedding`)."""
+    __slots__ = ("_key", "_helper", "_security", "_faces")
+
+    def __init__(
+        self, key: bytes, helper: bytes, security: SecurityEstimate, faces: tuple[FaceInfo, ...] = ()
+    ) -> None:
+        self._key = key
+        self._helper = helper
+        self._security = security
+        self._faces = faces
+
+    @property
+    def key(self) -> bytes:
+        """The key: secret, keep it out of logs and files others can read."""
+        return self._key
+
+    @property
+    def helper(self) -> bytes:
+        """Serialized :class:`~fuzzykey.helper.HelperData`: public, store it with integrity."""
+        return self._helper
+
+    @property
+    def security(self) -> SecurityEstimate:
+        """What the key is worth (:class:`~fuzzykey.security.SecurityEstimate`)."""
+        return self._security
+
+    @property
+    def faces(self) -> tuple[FaceInfo, ...]:
+        """One entry per photo (empty for :meth:`KeyGen.enroll_embedding`)."""
+        return self._faces
 
     def __iter__(self) -> Iterator[bytes]:
-        yield self.key
-        yield self.helper
+        yield self._key
+        yield self._helper
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Enrollment):
+            return NotImplemented
+        same_key = hmac.compare_digest(self._key, other._key)
+        return same_key and self._helper == other._helper and self._faces == other._faces
+
+    def __hash__(self) -> int:
+        return hash(self._helper)  # the helper is public; the key stays out of hashes
 
     def __repr__(self) -> str:
         return (
-            f"Enrollment(key=<{len(self.key)} bytes hidden>, helper=<{len(self.helper)} bytes>, "
-            f"mode={self.security.mode!r}, k={self.security.code_k_bits}, faces={len(self.faces)})"
+            f"Enrollment(key=<{len(self._key)} bytes hidden>, helper=<{len(self._helper)} bytes>, "
+            f"mode={self._security.mode!r}, k={self._security.code_k_bits}, faces={len(self._faces)})"
         )
 
 

@@ -11,7 +11,7 @@ at one scrypt per guess: the record is public, the password is the secret.
 
 Example:
     >>> from fuzzykey.passwords import PasswordRecord
-    >>> record = PasswordRecord(salt=bytes(16), n=2**10)
+    >>> record = PasswordRecord(salt=bytes(16), n=2**14)
     >>> secret = record.secret("correct horse")
     >>> len(secret), secret == record.secret("correct horse"), secret == record.secret("wrong")
     (32, True, False)
@@ -33,21 +33,28 @@ from .errors import InvalidArgument, InvalidHelperData
 
 __all__ = [
     "SCRYPT_N_DEFAULT",
+    "SCRYPT_N_MIN",
     "SCRYPT_N_MAX",
+    "HELPER_COST_FACTOR",
     "SCRYPT_R",
     "SCRYPT_P",
     "SALT_BYTES",
     "password_secret",
     "valid_scrypt_n",
+    "check_scrypt_cost",
     "PasswordRecord",
 ]
 
 SCRYPT_N_DEFAULT = 2**17
-SCRYPT_N_MAX = 2**20  # with r = 8: 1 GiB of memory, the most a helper may ask for
+SCRYPT_N_MIN = 2**14  # 16 MiB with r = 8: below it a guess costs next to nothing
+SCRYPT_N_MAX = 2**20  # with r = 8: 1 GiB of memory
 SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
+#: A helper may ask for at most this multiple of the default cost, in memory and in time.
+HELPER_COST_FACTOR = 4
 _MAX_MEMORY = 2**30  # scrypt needs 128 * n * r bytes
+_DEFAULT_WORK = SCRYPT_N_DEFAULT * SCRYPT_R * SCRYPT_P
 _SALT_HEX = re.compile(r"(?:[0-9a-f]{2}){16,64}")
 
 
@@ -56,10 +63,16 @@ def password_secret(password: str | bytes, salt: bytes, *, n: int = 2**17, r: in
 
     ``salt`` (at least 16 bytes, unique per user, stored by the application)
     keeps equal passwords apart. The cost (n = 2^17, r = 8: ~128 MiB and a few
-    tenths of a second) is what slows an offline guesser who holds the helper.
+    tenths of a second) is what slows an offline guesser who holds the helper;
+    :func:`check_scrypt_cost` says what is accepted.
+
+    Raises:
+        InvalidArgument: an empty password, a salt under 16 bytes, or a cost
+            out of bounds.
     """
     from Crypto.Protocol.KDF import scrypt
 
+    check_scrypt_cost(n, r, p)
     pw = password.encode("utf-8") if isinstance(password, str) else password
     if not isinstance(pw, bytes) or not pw:
         raise InvalidArgument("password must be a non-empty str or bytes")
@@ -72,8 +85,30 @@ def password_secret(password: str | bytes, salt: bytes, *, n: int = 2**17, r: in
 
 
 def valid_scrypt_n(n: Any) -> bool:
-    """Whether ``n`` is an accepted scrypt cost: a power of two from 2 to :data:`SCRYPT_N_MAX`."""
-    return isinstance(n, int) and not isinstance(n, bool) and 2 <= n <= SCRYPT_N_MAX and n & (n - 1) == 0
+    """Whether ``n`` is an accepted scrypt cost: a power of two from 2^14 to 2^20."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        return False
+    return SCRYPT_N_MIN <= n <= SCRYPT_N_MAX and n & (n - 1) == 0
+
+
+def check_scrypt_cost(n: Any, r: Any, p: Any) -> None:
+    """Refuse scrypt parameters outside what fuzzykey accepts.
+
+    ``n`` a power of two from 2^14 to 2^20, ``r`` from 1 to 32, ``p`` from 1 to
+    16, and at most 1 GiB of memory (128 n r bytes). pycryptodome itself accepts
+    p = 0, which ignores the salt and the cost: never let it through.
+
+    Raises:
+        InvalidArgument: naming the bad value.
+    """
+    if not valid_scrypt_n(n):
+        raise InvalidArgument(f"scrypt n must be a power of two from 2^14 to 2^20, got {n!r}")
+    if not _small_int(r, 32):
+        raise InvalidArgument(f"scrypt r must be an integer from 1 to 32, got {r!r}")
+    if not _small_int(p, 16):
+        raise InvalidArgument(f"scrypt p must be an integer from 1 to 16, got {p!r}")
+    if 128 * n * r > _MAX_MEMORY:
+        raise InvalidArgument(f"scrypt n = {n}, r = {r} needs {128 * n * r >> 20} MiB; at most 1024 MiB")
 
 
 def _small_int(v: Any, top: int) -> bool:
@@ -91,9 +126,8 @@ class PasswordRecord:
 
     @classmethod
     def new(cls, n: int = SCRYPT_N_DEFAULT) -> PasswordRecord:
-        """A record with a fresh random salt and cost ``n``."""
-        if not valid_scrypt_n(n):
-            raise InvalidArgument(f"n must be a power of two from 2 to 2^20, got {n!r}")
+        """A record with a fresh random salt and cost ``n`` (see :func:`check_scrypt_cost`)."""
+        check_scrypt_cost(n, SCRYPT_R, SCRYPT_P)
         return cls(os.urandom(SALT_BYTES), n)
 
     def secret(self, password: str | bytes) -> bytes:
@@ -108,8 +142,13 @@ class PasswordRecord:
     def from_json(cls, value: Any) -> PasswordRecord:
         """Parse :meth:`to_json` output read from a helper; every cost is bounded.
 
+        The parameters are unauthenticated until the key comes out, so a helper
+        may ask for at most :data:`HELPER_COST_FACTOR` times the default cost,
+        in memory (128 n r bytes) and in time (n r p); above that it is refused
+        at once, before any scrypt runs.
+
         Raises:
-            InvalidHelperData: malformed fields, or a cost above 1 GiB of memory.
+            InvalidHelperData: malformed fields, or a cost over the bound.
         """
         bad = InvalidHelperData("the helper's password parameters (salt, n, r, p) are malformed")
         if not isinstance(value, Mapping):
@@ -121,7 +160,9 @@ class PasswordRecord:
         if not (valid_scrypt_n(n) and _small_int(r, 32) and _small_int(p, 16)):
             raise bad
         record = cls(bytes.fromhex(salt_hex), n, r, p)
-        if 128 * record.n * record.r > _MAX_MEMORY:
+        if record.n * record.r > HELPER_COST_FACTOR * SCRYPT_N_DEFAULT * SCRYPT_R:
+            raise bad
+        if record.n * record.r * record.p > HELPER_COST_FACTOR * _DEFAULT_WORK:
             raise bad
         return record
 

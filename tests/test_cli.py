@@ -7,7 +7,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _set_env(mp: pytest.MonkeyPatch, cache_dir: Path) -> None:
     mp.setenv("FUZZYKEY_CACHE", str(cache_dir))
-    mp.setenv("FUZZYKEY_SCRYPT_N", "1024")
+    mp.setenv("FUZZYKEY_SCRYPT_N", "16384")
     mp.setenv("OPENCV_LOG_LEVEL", "ERROR")  # the CLI sets it if unset; keep the test process clean
 
 
@@ -65,9 +65,12 @@ def shared_kg(cache_dir: Path) -> KeyGen:
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, shared_kg: KeyGen) -> None:
+def _env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path, shared_kg: KeyGen) -> Iterator[None]:
     _set_env(monkeypatch, cache_dir)
     monkeypatch.setitem(_KEYGEN, "kg", shared_kg)
+    old_umask = os.umask(0o077)  # secret files the tests write are private, as real ones must be
+    yield
+    os.umask(old_umask)
 
 
 def run(args: Sequence[str], input: str | None = None) -> Result:
@@ -114,6 +117,7 @@ def enrolled(
     folder = tmp_path_factory.mktemp("enrolled")
     secret = folder / "device.key"
     secret.write_bytes(bytes(range(100, 132)))
+    secret.chmod(0o600)
     helper = folder / "powell.fkh"
     with pytest.MonkeyPatch.context() as mp:
         _set_env(mp, cache_dir)
@@ -193,7 +197,7 @@ def test_password_flow(photos: Path, tmp_path: Path) -> None:
     key = hex_key(ok(enroll))
     header = read_helper_header(helper.read_bytes())[1]
     record = header["app"]["password"]
-    assert record["n"] == 1024 and record["r"] == 8 and record["p"] == 1
+    assert record["n"] == 16384 and record["r"] == 8 and record["p"] == 1
     assert len(bytes.fromhex(record["salt"])) == 16
     assert header["mode"] == "secret"
 
@@ -332,16 +336,16 @@ def test_info_of_password_and_face_only_helpers(tmp_path: Path, shared_kg: KeyGe
 
     emb = np.random.default_rng(3).standard_normal(128).astype(np.float32)
     salt = bytes(range(16))
-    secret = password_secret("x", salt, n=1024)
+    secret = password_secret("x", salt, n=16384)
     key, helper = shared_kg.enroll_embedding(
-        emb, secret=secret, public={"password": {"salt": salt.hex(), "n": 1024, "r": 8, "p": 1}}
+        emb, secret=secret, public={"password": {"salt": salt.hex(), "n": 16384, "r": 8, "p": 1}}
     )
     path = tmp_path / "pw.fkh"
     path.write_bytes(helper)
     text = ok(run(["info", str(path)]))
-    assert "password" in text and "n=1024, r=8, p=1" in text
+    assert "password" in text and "n=16384, r=8, p=1" in text
     doc = json.loads(ok(run(["info", "--json", str(path)])))
-    assert doc["password"] == {"salt_bytes": 16, "n": 1024, "r": 8, "p": 1}
+    assert doc["password"] == {"salt_bytes": 16, "n": 16384, "r": 8, "p": 1}
     _no_secret_material(text + json.dumps(doc), key, secret)
 
     face_key, face_helper = shared_kg.enroll_embedding(emb)
@@ -463,3 +467,107 @@ def test_runs_as_a_module() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "enroll" in proc.stdout and "reproduce" in proc.stdout and "info" in proc.stdout
+
+
+# --------------------------------------------------------------------------- hostile files
+def _with_header(helper: bytes, tmp_path: Path, name: str, **changes: Any) -> Path:
+    """A helper whose KeyGen header has ``changes`` (re-made by the extractor: parses, tag unknown)."""
+    import numpy as np
+
+    from fuzzykey import FuzzyExtractor
+
+    h, header = read_helper_header(helper)
+    header.update(changes)
+    metadata = json.dumps(header).encode()
+    _, made = FuzzyExtractor(h.code).generate(np.zeros(h.n, np.uint8), metadata=metadata)
+    path = tmp_path / name
+    path.write_bytes(made.to_bytes())
+    return path
+
+
+def _raw_header(helper: bytes, tmp_path: Path, name: str, metadata: bytes) -> Path:
+    import numpy as np
+
+    from fuzzykey import FuzzyExtractor
+
+    h, _ = read_helper_header(helper)
+    _, made = FuzzyExtractor(h.code).generate(np.zeros(h.n, np.uint8), metadata=metadata)
+    path = tmp_path / name
+    path.write_bytes(made.to_bytes())
+    return path
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"format": "fuzzykey/keygen", "version": 1, "images": ' + b"7" * 5000 + b"}",
+        b'{"format": "fuzzykey/keygen", "version": 1, "images": NaN}',
+    ],
+    ids=["nested", "long-integer", "nan"],
+)
+def test_hostile_headers_are_exit_4_in_one_line(enrolled: Enrolled, tmp_path: Path, metadata: bytes) -> None:
+    path = _raw_header(enrolled.helper.read_bytes(), tmp_path, "hostile.fkh", metadata)
+    for args in (["info", str(path)], ["info", "--json", str(path)],
+                 ["reproduce", str(enrolled.helper), "--helper", str(path), "--secret-file",
+                  str(enrolled.secret_file)]):
+        assert "bad helper file" in error_line(run(args), 4)
+
+
+def test_info_escapes_control_characters_and_prints_strict_json(enrolled: Enrolled, tmp_path: Path) -> None:
+    title = "\x1b]0;pwned\x07"
+    path = _with_header(enrolled.helper.read_bytes(), tmp_path, "title.fkh", encoder=title + "x\u202e")
+    text = ok(run(["info", str(path)]))
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "encoder: \\x1b]0;pwned\\x07x\\u202e" in text
+    raw = ok(run(["info", "--json", str(path)]))
+    assert all(ch in "\n" or 32 <= ord(ch) < 127 for ch in raw)  # control characters escaped
+
+    def strict(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    assert json.loads(raw, parse_constant=strict)["encoder"] == title + "x\u202e"
+
+
+def test_enroll_writes_both_outputs_or_neither(photos: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "s.key"
+    secret.write_bytes(os.urandom(32))
+    secret.chmod(0o600)
+    helper = tmp_path / "h.fkh"
+    key_out = Path("/proc/self/fuzzykey-test.key")  # the folder exists, no file can be made in it
+    result = run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper),
+                  "--secret-file", str(secret), "--key-out", str(key_out)])
+    assert "cannot create key file" in error_line(result, 2)
+    assert not helper.exists() and list(tmp_path.iterdir()) == [secret]
+    # a retry with a good --key-out succeeds (nothing was left behind to trip over)
+    key_out = tmp_path / "k.bin"
+    ok(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper),
+            "--secret-file", str(secret), "--key-out", str(key_out)]))
+    assert helper.exists() and len(key_out.read_bytes()) == 32
+
+
+def test_fifos_are_refused_at_once(enrolled: Enrolled, photos: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # nobody writes to it: reading it would block forever
+    result = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(fifo),
+                  "--secret-file", str(enrolled.secret_file)])
+    assert "not a regular file" in error_line(result, 4)
+    result = run(["info", str(fifo)])
+    assert "not a regular file" in error_line(result, 4)
+    result = run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(tmp_path / "h.fkh"),
+                  "--secret-file", str(fifo)])
+    assert "not a regular file" in error_line(result, 2)
+
+
+def test_world_readable_secret_file_warns(enrolled: Enrolled, photos: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "open.key"
+    secret.write_bytes(enrolled.secret_file.read_bytes())
+    secret.chmod(0o644)
+    result = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
+                  "--secret-file", str(secret)])
+    assert hex_key(ok(result)) == enrolled.key
+    assert result.stderr.startswith("fuzzykey: warning: secret file") and "chmod 600" in result.stderr
+    secret.chmod(0o600)
+    quiet = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
+                 "--secret-file", str(secret)])
+    assert hex_key(ok(quiet)) == enrolled.key and quiet.stderr == ""

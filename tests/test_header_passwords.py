@@ -72,15 +72,15 @@ def test_check_public() -> None:
 
 # --------------------------------------------------------------------------- passwords
 def test_password_record_secret_is_scrypt_of_the_recorded_parameters() -> None:
-    record = PasswordRecord(salt=bytes(range(16)), n=2**10, r=8, p=1)
-    expected = hashlib.scrypt(b"pw", salt=bytes(range(16)), n=2**10, r=8, p=1, dklen=32)
-    assert record.secret("pw") == expected == password_secret("pw", bytes(range(16)), n=2**10)
-    assert record.secret("pw") != PasswordRecord(salt=bytes(16), n=2**10).secret("pw")
+    record = PasswordRecord(salt=bytes(range(16)), n=2**14, r=8, p=1)
+    expected = hashlib.scrypt(b"pw", salt=bytes(range(16)), n=2**14, r=8, p=1, dklen=32)
+    assert record.secret("pw") == expected == password_secret("pw", bytes(range(16)), n=2**14)
+    assert record.secret("pw") != PasswordRecord(salt=bytes(16), n=2**14).secret("pw")
 
 
 def test_password_record_json_round_trip_and_fresh_salts() -> None:
-    a, b = PasswordRecord.new(2**4), PasswordRecord.new(2**4)
-    assert len(a.salt) == 16 and a.salt != b.salt and a.n == 16 and (a.r, a.p) == (8, 1)
+    a, b = PasswordRecord.new(2**14), PasswordRecord.new(2**14)
+    assert len(a.salt) == 16 and a.salt != b.salt and a.n == 2**14 and (a.r, a.p) == (8, 1)
     assert PasswordRecord.from_json(a.to_json()) == a
     assert PasswordRecord.from_public({"password": a.to_json(), "other": 1}) == a
     assert PasswordRecord.from_public({"other": 1}) is None and PasswordRecord.from_public(None) is None
@@ -88,7 +88,7 @@ def test_password_record_json_round_trip_and_fresh_salts() -> None:
         PasswordRecord.new(1000)
 
 
-GOOD = {"salt": "00" * 16, "n": 2**10, "r": 8, "p": 1}
+GOOD = {"salt": "00" * 16, "n": 2**14, "r": 8, "p": 1}
 
 
 @pytest.mark.parametrize(
@@ -104,6 +104,9 @@ GOOD = {"salt": "00" * 16, "n": 2**10, "r": 8, "p": 1}
         {"r": 33},
         {"p": 17},
         {"n": SCRYPT_N_MAX, "r": 16},  # 2 GiB of memory: refused before any work
+        {"n": 2**20, "r": 8},  # 1 GiB: 8x the default's memory
+        {"n": 2**17, "r": 8, "p": 16},  # 16x the default's time
+        {"n": 2**10},  # below the floor
     ],
 )
 def test_password_record_from_a_helper_is_bounded(change: dict[str, object]) -> None:
@@ -114,11 +117,11 @@ def test_password_record_from_a_helper_is_bounded(change: dict[str, object]) -> 
 
 
 def test_valid_scrypt_n() -> None:
-    assert [n for n in (0, 1, 2, 3, 1024, 2**20, 2**21) if valid_scrypt_n(n)] == [2, 1024, 2**20]
+    assert [n for n in (0, 1, 2, 3, 1024, 2**14, 2**20, 2**21) if valid_scrypt_n(n)] == [2**14, 2**20]
 
 
 def test_keygen_keeps_the_password_record_in_the_helper() -> None:
-    record = PasswordRecord.new(2**4)
+    record = PasswordRecord.new(2**14)
     emb = np.random.default_rng(2).standard_normal(128).astype(np.float32)
     kg = KeyGen()
     key, helper = kg.enroll_embedding(emb, secret=record.secret("pw"), public={"password": record.to_json()})
@@ -126,3 +129,70 @@ def test_keygen_keeps_the_password_record_in_the_helper() -> None:
     again = PasswordRecord.from_public(header["app"])
     assert again == record
     assert kg.reproduce_embedding(emb, helper, secret=again.secret("pw")) == key
+
+
+# --------------------------------------------------------------------------- hostile headers
+HOSTILE = [
+    (b"[" * 100_000 + b"]" * 100_000, "nested more than 16 deep"),
+    (b'{"format": "fuzzykey/keygen", "version": 1, "images": ' + b"9" * 5000 + b"}", "number of 5000"),
+    (b'{"format": "fuzzykey/keygen", "version": 1, "images": 1e' + b"9" * 40 + b"}", "number of 42"),
+    (b'{"format": "fuzzykey/keygen", "version": NaN}', "NaN"),
+    (b'{"format": "fuzzykey/keygen", "version": -Infinity}', "-Infinity"),
+    (b'{"a": "' + b"x" * (300 * 1024) + b'"}', "at most 262144"),
+]
+
+
+@pytest.mark.parametrize("metadata, message", HOSTILE)
+def test_hostile_headers_are_invalid_helper_data(metadata: bytes, message: str) -> None:
+    from fuzzykey.header import parse_header_json
+
+    with pytest.raises(InvalidHelperData, match=message):
+        read_helper_header(_helper(metadata))
+    with pytest.raises(InvalidHelperData):
+        parse_header_json(metadata)
+
+
+def test_brackets_inside_strings_do_not_count_as_depth() -> None:
+    from fuzzykey.header import MAX_DEPTH, parse_header_json
+
+    deep_text = json.dumps({"s": "[" * 1000 + '\\"{' * 50})
+    assert parse_header_json(deep_text.encode())["s"].startswith("[[[")
+    nested: object = 1
+    for _ in range(MAX_DEPTH):
+        nested = [nested]
+    assert parse_header_json(json.dumps(nested).encode()) == nested
+    with pytest.raises(InvalidHelperData, match="nested"):
+        parse_header_json(json.dumps([nested]).encode())
+
+
+def test_public_fields_that_would_make_an_unreadable_header_are_refused() -> None:
+    nested: object = "x"
+    for _ in range(15):
+        nested = [nested]
+    with pytest.raises(InvalidArgument, match="nest at most 14 deep"):
+        check_public({"a": nested})
+
+
+@pytest.mark.parametrize(
+    "n, r, p, message",
+    [
+        (2, 8, 1, r"n must be a power of two from 2\^14"),
+        (2**14 + 1, 8, 1, "n must be a power of two"),
+        (2**21, 8, 1, "n must be a power of two"),
+        (2**14, 0, 1, "r must be an integer from 1 to 32"),
+        (2**14, 8, 0, "p must be an integer from 1 to 16"),  # p = 0 would ignore salt and cost
+        (2**14, 8, True, "p must be an integer"),
+        (2**14, 8.0, 1, "r must be an integer"),
+        (2**20, 16, 1, "2048 MiB"),
+    ],
+)
+def test_password_secret_refuses_bad_costs(n: object, r: object, p: object, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        password_secret("pw", bytes(16), n=n, r=r, p=p)  # type: ignore[arg-type]
+
+
+def test_p_zero_would_have_ignored_the_salt() -> None:
+    """Why p = 0 is refused: pycryptodome's scrypt returns the same bytes for any salt."""
+    from Crypto.Protocol.KDF import scrypt
+
+    assert scrypt(b"pw", b"a" * 16, 32, N=2**14, r=8, p=0) == scrypt(b"pw", b"b" * 16, 32, N=2**14, r=8, p=0)

@@ -14,8 +14,8 @@ import pytest
 
 Image = pytest.importorskip("PIL.Image")
 
-from fuzzykey.errors import FuzzyKeyError, InvalidImage  # noqa: E402
-from fuzzykey.face.images import describe_source, load_image  # noqa: E402
+from fuzzykey.errors import FuzzyKeyError, InvalidArgument, InvalidImage  # noqa: E402
+from fuzzykey.face.images import ImageLimits, describe_source, load_image  # noqa: E402
 
 ORIENTATION = 0x0112  # the EXIF tag
 
@@ -259,8 +259,65 @@ def test_unsupported_types(source) -> None:
 
 def test_decompression_bomb_is_refused() -> None:
     big = encode(Image.new("1", (8100, 8000)), "PNG")  # 64.8 Mpx, a few kB on disk
-    with pytest.raises(InvalidImage, match="more than 64000000"):
+    with pytest.raises(InvalidImage, match="more than 50000000"):
         load_image(big)
+
+
+def _truncated_jpeg(width: int, height: int) -> bytes:
+    """A small JPEG whose header declares ``width`` x ``height`` (the scan data cut off)."""
+    data = encode(Image.new("RGB", (width, height)), "JPEG")
+    return data[:4000]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (lambda: _truncated_jpeg(7999, 7999), "more than 50000000"),  # 64 Mpx declared in 4 kB
+        (lambda: encode(Image.new("1", (1, 8000)), "PNG"), "aspect ratio"),
+        (lambda: encode(Image.new("1", (40_000, 10)), "PNG"), "a side may have at most 30000"),
+    ],
+    ids=["bomb-jpeg", "strip", "side"],
+)
+def test_declared_dimensions_are_refused_before_decoding(data, message: str) -> None:
+    with pytest.raises(InvalidImage, match=message):
+        load_image(data())
+
+
+def test_limits_are_configurable_and_checked() -> None:
+    small = np.zeros((40, 30, 3), np.uint8)
+    png = encode(Image.fromarray(small), "PNG")
+    assert load_image(png).shape == (40, 30, 3)
+    with pytest.raises(InvalidImage, match="more than 1000"):
+        load_image(png, limits=ImageLimits(max_pixels=1000))
+    with pytest.raises(InvalidImage, match="larger than 50 bytes"):
+        load_image(png, limits=ImageLimits(max_file_bytes=50))
+    with pytest.raises(InvalidImage, match="aspect ratio may be at most 1.2:1"):
+        load_image(png, limits=ImageLimits(max_aspect=1.2))
+    with pytest.raises(InvalidImage, match="more than 1000"):
+        load_image(Image.fromarray(small), limits=ImageLimits(max_pixels=1000))  # PIL images too
+    for bad in ({"max_pixels": 0}, {"max_file_bytes": 1.5}, {"max_side": True}, {"max_aspect": 0.5}):
+        with pytest.raises(InvalidArgument, match="ImageLimits"):
+            ImageLimits(**bad)
+    with pytest.raises(InvalidArgument, match="limits must be an ImageLimits"):
+        load_image(png, limits=1000)
+
+
+def test_file_size_is_capped_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    path.write_bytes(b"\xff\xd8" + bytes(2000))
+    with pytest.raises(InvalidImage, match="larger than 1000 bytes"):
+        load_image(path, limits=ImageLimits(max_file_bytes=1000))
+
+
+@pytest.mark.parametrize("dtype, mode", [(np.int32, "I"), (np.float32, "F")])
+def test_wide_integer_and_float_images_are_invalid_not_black(dtype, mode: str) -> None:
+    a = (np.arange(64 * 64).reshape(64, 64) % 200).astype(dtype)
+    tiff = encode(Image.fromarray(a), "TIFF")
+    assert Image.open(io.BytesIO(tiff)).mode == mode
+    with pytest.raises(InvalidImage, match=f"mode '{mode}'"):
+        load_image(tiff)
+    with pytest.raises(InvalidImage, match="range is unknown"):
+        load_image(Image.fromarray(a))
 
 
 def test_errors_are_value_errors_and_fuzzykey_errors() -> None:

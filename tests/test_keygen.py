@@ -259,6 +259,21 @@ def test_enrollment_repr_and_errors_hide_key_and_secret(faces):
             assert word not in shown, (type(exc).__name__, word)
 
 
+def test_enrollment_exposes_its_key_only_as_the_key(kg):
+    emb = np.random.default_rng(9).standard_normal(DIM).astype(np.float32)
+    enrollment = kg.enroll_embedding(emb, secret=SECRET)
+    assert not dataclasses.is_dataclass(enrollment)
+    with pytest.raises(TypeError):
+        dataclasses.asdict(enrollment)  # type: ignore[call-overload]
+    assert not hasattr(enrollment, "__dict__")  # nothing for vars() or a serializer to walk
+    same = type(enrollment)(enrollment.key, enrollment.helper, enrollment.security)
+    assert same == enrollment and hash(same) == hash(enrollment)
+    other_key = type(enrollment)(bytes(32), enrollment.helper, enrollment.security)
+    assert other_key != enrollment and enrollment != (enrollment.key, enrollment.helper)
+    with pytest.raises(AttributeError):
+        enrollment.key = bytes(32)  # type: ignore[misc]
+
+
 @pytest.mark.parametrize("key_bytes", [16, 32, 64])
 def test_key_length(faces, key_bytes):
     kg = KeyGen(key_bytes=key_bytes)
@@ -727,16 +742,16 @@ def test_invalid_image(faces, tmp_path):
 
 def test_password_secret():
     salt, other_salt = b"s" * 16, b"t" * 16
-    a = password_secret("correct horse", salt, n=2**10)
+    a = password_secret("correct horse", salt, n=2**14)
     assert isinstance(a, bytes) and len(a) == 32
-    assert password_secret("correct horse", salt, n=2**10) == a
-    assert password_secret(b"correct horse", salt, n=2**10) == a  # str is UTF-8
-    assert password_secret("correct horse", other_salt, n=2**10) != a
-    assert password_secret("battery staple", salt, n=2**10) != a
-    assert password_secret("correct horse", salt, n=2**11) != a
+    assert password_secret("correct horse", salt, n=2**14) == a
+    assert password_secret(b"correct horse", salt, n=2**14) == a  # str is UTF-8
+    assert password_secret("correct horse", other_salt, n=2**14) != a
+    assert password_secret("battery staple", salt, n=2**14) != a
+    assert password_secret("correct horse", salt, n=2**15) != a
     # scrypt (RFC 7914) with the documented parameters, via hashlib where OpenSSL has it
     if hasattr(hashlib, "scrypt"):
-        assert a == hashlib.scrypt(b"correct horse", salt=salt, n=2**10, r=8, p=1, dklen=32)
+        assert a == hashlib.scrypt(b"correct horse", salt=salt, n=2**14, r=8, p=1, dklen=32)
     kg = KeyGen()
     key, helper = kg.enroll_embedding(unit(3), secret=a)
     assert kg.reproduce_embedding(unit(3), helper, secret=a) == key
@@ -748,7 +763,7 @@ def test_password_secret():
 )
 def test_password_secret_refuses(password, salt):
     with pytest.raises(InvalidArgument):
-        password_secret(password, salt, n=2**10)
+        password_secret(password, salt, n=2**14)
 
 
 # --------------------------------------------------------------------------- security

@@ -8,7 +8,9 @@ helpers are written to a temporary file and moved into place. Every failure is a
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import click
 
 from ..keygen import SECRET_MIN_BYTES
-from .errors import EXIT_HELPER, EXIT_USAGE, fail
+from .errors import EXIT_HELPER, EXIT_USAGE, fail, warn
 
 __all__ = [
     "MAX_SECRET_FILE",
@@ -70,10 +72,28 @@ def check_new_file(path: Path | None, what: str, force: bool) -> None:
         raise fail(f"cannot write {what} {str(path)!r}: folder {str(parent)!r} does not exist")
 
 
-def read_secret_file(path: Path) -> bytes:
+def _read_regular(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
+    """At most ``limit + 1`` bytes of a regular file, and its status.
+
+    Opened without blocking and checked with fstat before reading, so a FIFO,
+    a device or a directory is refused at once instead of blocking or reading
+    without end.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_SECRET_FILE + 1)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device or folder)", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1), st
+    finally:
+        os.close(fd)
+
+
+def read_secret_file(path: Path) -> bytes:
+    """The secret file's bytes: a regular file of 16 bytes to 1 MiB (warns if others may read it)."""
+    try:
+        data, st = _read_regular(path, MAX_SECRET_FILE)
     except OSError as exc:
         raise fail(f"cannot read secret file {str(path)!r}: {exc.strerror or exc}") from None
     if len(data) > MAX_SECRET_FILE:
@@ -83,13 +103,18 @@ def read_secret_file(path: Path) -> bytes:
             f"secret file {str(path)!r} holds {len(data)} bytes; a secret needs at least "
             f"{SECRET_MIN_BYTES} (e.g. head -c 32 /dev/urandom > {path})"
         )
+    if st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        warn(
+            f"secret file {str(path)!r} is readable by other users (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"chmod 600 it"
+        )
     return data
 
 
 def read_helper_file(path: Path) -> bytes:
+    """The helper file's bytes: a regular file of at most 2 MiB."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_HELPER_FILE + 1)
+        data, _ = _read_regular(path, MAX_HELPER_FILE)
     except OSError as exc:
         raise fail(f"cannot read helper file {str(path)!r}: {exc.strerror or exc}", EXIT_HELPER) from None
     if len(data) > MAX_HELPER_FILE:

@@ -36,6 +36,7 @@ from .files import (
     read_helper_file,
     read_secret_file,
     write_atomic,
+    write_new_key,
 )
 
 __all__ = ["enroll", "reproduce", "info", "SCRYPT_N_ENV"]
@@ -82,7 +83,7 @@ def _scrypt_n() -> int:
     except ValueError:
         n = -1
     if not valid_scrypt_n(n):
-        raise fail(f"{SCRYPT_N_ENV} must be a power of two from 2 to 2^20, got {raw!r}")
+        raise fail(f"{SCRYPT_N_ENV} must be a power of two from 2^14 to 2^20, got {raw!r}")
     return n
 
 
@@ -163,8 +164,18 @@ def enroll(
             "use --secret-file or --password"
         )
 
+    # Both outputs or neither: the key file first (the likelier to fail: new, 0600,
+    # never through a symlink), then the helper; if the helper fails, the key goes.
+    if key_out is not None:
+        write_new_key(key_out, enrollment.key, force)
+        try:
+            write_atomic(out, enrollment.helper, public_file_mode(), replace=force)
+        except BaseException:
+            key_out.unlink(missing_ok=True)
+            raise
+        return
     write_atomic(out, enrollment.helper, public_file_mode(), replace=force)
-    emit_key(enrollment.key, key_out, force)
+    emit_key(enrollment.key, None, force)
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -311,4 +322,22 @@ def info(helper_path: Path, as_json: bool) -> None:
     """
     raw = read_helper_file(helper_path)
     d = _describe(helper_path, raw)
-    click.echo(json.dumps(d, indent=2, sort_keys=True) if as_json else _info_text(d))
+    if as_json:  # strict JSON; ensure_ascii escapes every control character
+        click.echo(json.dumps(d, indent=2, sort_keys=True, allow_nan=False))
+    else:
+        click.echo(_info_text(_printable(d)))
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every non-printable character of its strings escaped (``\\x1b``, ``\\u202e``).
+
+    A helper's header is attacker-controlled until a key is reproduced from it:
+    terminal escape sequences or bidirectional overrides in it must not reach a terminal.
+    """
+    if isinstance(value, str):
+        return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgument, NoFaceFound
-from .images import ImageSource, describe_source, load_image
+from .images import DEFAULT_LIMITS, ImageLimits, ImageSource, describe_source, load_image
 from .models import yunet_model_path
 
 __all__ = [
@@ -149,12 +149,14 @@ class YuNetDetector:
         nms_threshold: IoU above which overlapping boxes are merged.
         max_side: larger photos are scaled down to this longest side first;
             landmarks are reported in the original pixels.
+        image_limits: what :func:`~fuzzykey.face.images.load_image` agrees to
+            decode (file size, pixels, side, aspect ratio; checked before decoding).
     """
 
     name = "yunet-2023mar-int8bq"
 
     def __init__(self, score_threshold: float = 0.6, nms_threshold: float = 0.3,
-                 max_side: int = 1280) -> None:
+                 max_side: int = 1280, *, image_limits: ImageLimits = DEFAULT_LIMITS) -> None:
         for arg, value in (("score_threshold", score_threshold), ("nms_threshold", nms_threshold)):
             if not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
                 raise InvalidArgument(f"{arg} must be a number in (0, 1), got {value!r}")
@@ -163,6 +165,9 @@ class YuNetDetector:
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_side = max_side
+        if not isinstance(image_limits, ImageLimits):
+            raise InvalidArgument(f"image_limits must be an ImageLimits, got {type(image_limits).__name__}")
+        self.image_limits = image_limits
         self._path = str(yunet_model_path())
         self._local = threading.local()
 
@@ -193,7 +198,7 @@ class YuNetDetector:
         """Every face in ``image``, largest first."""
         import cv2
 
-        rgb = load_image(image)
+        rgb = load_image(image, limits=self.image_limits)
         height, width = rgb.shape[:2]
         scale = min(1.0, self.max_side / max(height, width))
         work: NDArray[Any] = rgb
@@ -215,7 +220,7 @@ class YuNetDetector:
 
     def detect_and_align(self, image: ImageSource, size: int = 112) -> AlignedFace:
         """The largest face of ``image``, aligned; :class:`NoFaceFound` if none."""
-        rgb = load_image(image)
+        rgb = load_image(image, limits=self.image_limits)
         faces = self.detect(rgb)
         if not faces:
             raise NoFaceFound(f"no face found in {describe_source(image)}")
