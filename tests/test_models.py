@@ -312,7 +312,73 @@ def cached_files(cache: Path) -> list[Path]:
     return sorted(cache.glob("sface-*.onnx"))
 
 
-def test_disk_cache_written_once_then_reused(private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module")
+def fixed_digest() -> str:
+    """The SHA-256 of the fixed graph under the installed onnx (the fix is deterministic)."""
+    model = models.fix_onnx_graph(onnx.load(str(models.sface_model_path())))
+    return hashlib.sha256(model.SerializeToString()).hexdigest()
+
+
+@pytest.fixture
+def digest_known(monkeypatch: pytest.MonkeyPatch, fixed_digest: str) -> str:
+    """The digest table knows the installed onnx version (as it does for the versions we ship)."""
+    monkeypatch.setitem(models.FIXED_SFACE_SHA256, onnx.__version__, fixed_digest)
+    return fixed_digest
+
+
+def test_the_shipped_digest_is_the_fix_of_the_verified_file(fixed_digest: str) -> None:
+    shipped = models.FIXED_SFACE_SHA256.get(onnx.__version__)
+    assert shipped in (None, fixed_digest)  # a shipped digest is always the real one
+    assert all(len(d) == 64 and int(d, 16) >= 0 for d in models.FIXED_SFACE_SHA256.values())
+
+
+def test_a_planted_graph_in_the_cache_is_never_used(
+    private_cache: Path, digest_known: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone who can write the cache folder plants a valid graph that embeds every face alike."""
+    good = fixed_sface_model_bytes()
+    (path,) = cached_files(private_cache)
+    const = numpy_helper.from_array(np.ones((1, 128), np.float32), "c")
+    planted_graph = helper.make_graph(
+        [helper.make_node("Identity", ["c"], ["y"])], "planted",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 128])], initializer=[const],
+    )
+    planted = helper.make_model(planted_graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(planted)  # passes the old check
+    path.write_bytes(planted.SerializeToString())
+    clear_model_caches()
+    assert fixed_sface_model_bytes() == good
+    assert path.read_bytes() == good  # and the cache is repaired
+
+
+def test_cache_symlinks_are_neither_read_nor_written_through(
+    private_cache: Path, digest_known: str, tmp_path: Path
+) -> None:
+    good = fixed_sface_model_bytes()
+    (path,) = cached_files(private_cache)
+    elsewhere = tmp_path / "victim.onnx"
+    elsewhere.write_bytes(good)  # even a good graph is not read through a link
+    path.unlink()
+    path.symlink_to(elsewhere)
+    clear_model_caches()
+    assert fixed_sface_model_bytes() == good
+    assert not path.is_symlink() and path.read_bytes() == good  # the link was replaced, not followed
+    assert elsewhere.read_bytes() == good
+
+
+def test_unknown_onnx_version_rebuilds_in_memory_and_caches_nothing(
+    private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(models, "FIXED_SFACE_SHA256", {})
+    data = fixed_sface_model_bytes()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    assert not private_cache.exists() or cached_files(private_cache) == []
+
+
+def test_disk_cache_written_once_then_reused(
+    private_cache: Path, digest_known: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = []
     real_fix = models.fix_onnx_graph
 
@@ -341,7 +407,7 @@ def test_disk_cache_written_once_then_reused(private_cache: Path, monkeypatch: p
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_damaged_cache_file_is_rebuilt(private_cache: Path, monkeypatch: pytest.MonkeyPatch,
-                                       damage: str) -> None:
+                                       damage: str, digest_known: str) -> None:
     good = fixed_sface_model_bytes()
     (path,) = cached_files(private_cache)
     path.write_bytes({"garbage": b"\x08\x07not a model" * 50, "truncated": good[: len(good) // 3],

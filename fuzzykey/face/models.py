@@ -19,7 +19,13 @@ conversion) accepts it, all done here at load time:
 
 The fixed graph is cached in memory and on disk (``$FUZZYKEY_CACHE`` or
 ``~/.cache/fuzzykey``), keyed by the SHA-256 of the source file, so later
-processes load it directly.
+processes load it directly. The cache directory is not trusted: a cached graph
+is used only when its SHA-256 equals the digest shipped here for the running
+onnx version (:data:`FIXED_SFACE_SHA256`; the fix is deterministic), since a
+graph placed there by someone else would decide whose face opens a key. With
+an onnx version whose digest is not shipped the graph is rebuilt in memory
+(about 0.5 s) and not cached. Cache files are written under unpredictable
+temporary names and moved into place, never through a symlink.
 
 Example:
     >>> from fuzzykey.face.models import sface_model_path, fixed_sface_model
@@ -36,6 +42,8 @@ import functools
 import hashlib
 import importlib.util
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +67,7 @@ __all__ = [
     "fixed_sface_model",
     "fixed_sface_model_bytes",
     "cache_dir",
+    "FIXED_SFACE_SHA256",
 ]
 
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
@@ -68,6 +77,12 @@ SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 MODEL_SHA256 = {
     YUNET_FILE: "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
     SFACE_FILE: "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+}
+
+#: SHA-256 of the fixed SFace graph (``fix_onnx_graph`` of the verified file, serialized), by onnx
+#: version: the fix is deterministic, so a cached graph must have exactly this digest.
+FIXED_SFACE_SHA256 = {
+    "1.23.2": "056513629d49bddca95be4070b83fa4c753f1660b0c72097613e4423eb652d57",
 }
 
 _TARGET_OPSET = 17
@@ -239,28 +254,51 @@ def fix_onnx_graph(model: onnx.ModelProto, *, dynamic_batch: bool = True) -> onn
 
 @functools.cache
 def fixed_sface_model_bytes() -> bytes:
-    """The fixed SFace graph, serialized (from the disk cache when present)."""
+    """The fixed SFace graph, serialized (from the disk cache when its digest is the shipped one)."""
     import onnx
 
-    source = sface_model_path()
+    expected = FIXED_SFACE_SHA256.get(onnx.__version__)
     key = f"{MODEL_SHA256[SFACE_FILE][:16]}-fix{_FIX_VERSION}-onnx{onnx.__version__}"
     cached = cache_dir() / f"sface-{key}.onnx"
-    if cached.is_file():
-        data = cached.read_bytes()
-        try:
-            onnx.checker.check_model(onnx.load_from_string(data))
+    if expected is not None:
+        data = _read_cached(cached)
+        if data is not None and hashlib.sha256(data).hexdigest() == expected:
             return data
-        except Exception:  # a torn or foreign file: rebuild it below
-            pass
-    data = bytes(fix_onnx_graph(onnx.load(str(source))).SerializeToString())
+    data = bytes(fix_onnx_graph(onnx.load(str(sface_model_path()))).SerializeToString())
+    if expected is not None and hashlib.sha256(data).hexdigest() == expected:
+        _write_cached(cached, data)
+    return data
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """A cache file's bytes, or None: missing, not a regular file, or reached through a symlink."""
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, cached)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+def _write_cached(path: Path, data: bytes) -> None:
+    """Write a cache file atomically under an unpredictable temporary name (best effort)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)  # rename: replaces a symlink at path, never writes through it
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     except OSError:  # a read-only home is not an error: the graph is in memory
         pass
-    return data
 
 
 def fixed_sface_model() -> onnx.ModelProto:
