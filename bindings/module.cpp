@@ -18,6 +18,7 @@ namespace py = pybind11;
 using fuzzykey::BchCode;
 
 void bind_ops(py::module_& m);      // bindings/ops.cpp
+void bind_linear(py::module_& m);   // bindings/linear.cpp
 void bind_testing(py::module_& m);  // bindings/testing.cpp
 
 namespace {
@@ -94,6 +95,7 @@ U8Array generator(const BchCode& code) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fuzzykey's native core (BCH codes, bit ops); use the fuzzykey package, not this module.";
   bind_ops(m);
+  bind_linear(m);
   py::module_ testing =
       m.def_submodule("testing", "Test hooks into the C++ core's internals; not part of fuzzykey's API.");
   bind_testing(testing);

@@ -3,7 +3,8 @@
 // and hands out the set in use (see dispatch.hpp). Built with no special target
 // flags. CMakeLists.txt compiles the per-set translation units and tells this
 // file which of them exist:
-//   FUZZYKEY_ISA_X86     bitsliced_avx2.cpp, ops/hamming_popcnt.cpp, ops/hamming_avx2.cpp
+//   FUZZYKEY_ISA_X86     bitsliced_avx2.cpp, ops/hamming_popcnt.cpp, ops/hamming_avx2.cpp,
+//                        linear/fwht_avx.cpp
 //   FUZZYKEY_ISA_AVX512  ops/hamming_avx512.cpp
 #include "dispatch.hpp"
 
@@ -16,11 +17,15 @@ namespace fuzzykey {
 uint32_t syndrome_generic(const uint64_t*, const uint64_t*, size_t, int);
 int chien_generic(int, const ChienArgs&);
 void hamming_range_generic(const uint64_t*, size_t, const uint64_t*, size_t, size_t, size_t, int32_t*, size_t);
+void fwht_transform_generic(float*, int, float*);
+Top2 fwht_decode_generic(const float*, const LinearPlan&, float*);
 #if defined(FUZZYKEY_ISA_X86)
 uint32_t syndrome_avx2(const uint64_t*, const uint64_t*, size_t, int);
 int chien_avx2(int, const ChienArgs&);
 void hamming_range_popcnt(const uint64_t*, size_t, const uint64_t*, size_t, size_t, size_t, int32_t*, size_t);
 void hamming_range_avx2(const uint64_t*, size_t, const uint64_t*, size_t, size_t, size_t, int32_t*, size_t);
+void fwht_transform_avx(float*, int, float*);
+Top2 fwht_decode_avx(const float*, const LinearPlan&, float*);
 #endif
 #if defined(FUZZYKEY_ISA_AVX512)
 void hamming_range_avx512(const uint64_t*, size_t, const uint64_t*, size_t, size_t, size_t, int32_t*, size_t);
@@ -35,6 +40,7 @@ enum Feature : unsigned {
   kAvx2 = 1u << 1,
   kAvx512f = 1u << 2,
   kAvx512Vpopcntdq = 1u << 3,
+  kAvx = 1u << 4,
 };
 
 struct FeatureName {
@@ -46,6 +52,7 @@ constexpr FeatureName kFeatureNames[] = {
     {kAvx2, "avx2"},
     {kAvx512f, "avx512f"},
     {kAvx512Vpopcntdq, "avx512vpopcntdq"},
+    {kAvx, "avx"},
 };
 
 unsigned detect_features() {
@@ -56,6 +63,7 @@ unsigned detect_features() {
   if (__builtin_cpu_supports("avx2")) features |= kAvx2;
   if (__builtin_cpu_supports("avx512f")) features |= kAvx512f;
   if (__builtin_cpu_supports("avx512vpopcntdq")) features |= kAvx512Vpopcntdq;
+  if (__builtin_cpu_supports("avx")) features |= kAvx;
 #endif
   return features;
 }
@@ -98,6 +106,13 @@ const KernelSet<HammingKernels> kHammingSets[] = {
     {"popcnt", kPopcnt, {hamming_range_popcnt}},
 #endif
     {"generic", 0, {hamming_range_generic}},
+};
+
+const KernelSet<FwhtKernels> kFwhtSets[] = {
+#if defined(FUZZYKEY_ISA_X86)
+    {"avx", kAvx, {fwht_transform_avx, fwht_decode_avx}},
+#endif
+    {"generic", 0, {fwht_transform_generic, fwht_decode_generic}},
 };
 
 // One family: its sets and the one in use.
@@ -169,17 +184,24 @@ Family<HammingKernels>& hamming_family() {
   return family;
 }
 
+Family<FwhtKernels>& fwht_family() {
+  static Family<FwhtKernels> family("fwht", kFwhtSets);
+  return family;
+}
+
 // Calls fn on every family: the one list of them.
 template <class Fn>
 void for_each_family(Fn&& fn) {
   fn(bch_family());
   fn(hamming_family());
+  fn(fwht_family());
 }
 
 }  // namespace
 
 const BchKernels& bch_kernels() { return bch_family().kernels(); }
 const HammingKernels& hamming_kernels() { return hamming_family().kernels(); }
+const FwhtKernels& fwht_kernels() { return fwht_family().kernels(); }
 
 std::map<std::string, std::string> kernel_isas() {
   std::map<std::string, std::string> out;

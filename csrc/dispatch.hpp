@@ -5,6 +5,7 @@
 // them and sets the flags; nothing is built with -march=native):
 //   "bch"      bitsliced syndromes and Chien search   bitsliced_<isa>.cpp
 //   "hamming"  Hamming distances of packed rows       ops/hamming_<isa>.cpp
+//   "fwht"     Walsh-Hadamard transform, ML decoding   linear/fwht_<isa>.cpp
 // dispatch.cpp asks the processor once what it supports, lists every family's
 // sets best first, and runs the best set the processor supports unless
 // use_kernel_isa() chose another. Every set of a family gives identical results.
@@ -16,7 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "bitsliced.hpp"  // ChienArgs
+#include "bitsliced.hpp"    // ChienArgs
+#include "linear/fwht.hpp"  // LinearPlan, Top2
 
 namespace fuzzykey {
 
@@ -37,9 +39,19 @@ struct HammingKernels {
                 size_t words, int32_t* out, size_t stride);
 };
 
+struct FwhtKernels {
+  // In-place transform of 2^k floats (linear/fwht.hpp), 1 <= k <= kFwhtMaxBits,
+  // with a workspace of fwht_workspace_floats(k) floats (any contents).
+  void (*transform)(float* x, int k, float* work);
+  // One maximum-likelihood decode: the scores of all 2^plan.k messages into
+  // work (fwht_workspace_floats(plan.k) floats, any contents), and their top two.
+  Top2 (*decode)(const float* llr, const LinearPlan& plan, float* work);
+};
+
 // One relaxed atomic load each: take them once per batch, not per element.
 const BchKernels& bch_kernels();
 const HammingKernels& hamming_kernels();
+const FwhtKernels& fwht_kernels();
 
 // -- the registry, by name (bindings/module.cpp) ------------------------------
 

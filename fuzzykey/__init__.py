@@ -6,9 +6,11 @@ layers; each imports only from the layers before it (``tests/test_layout.py``
 checks this, imports inside functions included):
 
 1. **Crypto core** -- no faces, no torch, no click: :mod:`fuzzykey.bch` (BCH
-   codes on the C++ core), :mod:`fuzzykey.extractor` (code-offset fuzzy
-   extractor, HKDF/HMAC-SHA3), :mod:`fuzzykey.helper` (the versioned helper
-   format), :mod:`fuzzykey.ops` (bit kernels, CPU and CUDA), :mod:`fuzzykey.errors`.
+   codes on the C++ core), :mod:`fuzzykey.linear` (small linear codes with exact
+   maximum-likelihood soft decoding), :mod:`fuzzykey.extractor` (code-offset
+   fuzzy extractor, HKDF/HMAC-SHA3), :mod:`fuzzykey.kdf` (Argon2id key
+   stretching), :mod:`fuzzykey.helper` (the versioned helper format),
+   :mod:`fuzzykey.ops` (bit kernels, CPU and CUDA), :mod:`fuzzykey.errors`.
 2. **Face pipeline** :mod:`fuzzykey.face` (photos to embeddings: YuNet, SFace)
    and **robust embeddings** :mod:`fuzzykey.robust` (DVSP heads, the CW attack;
    torch), side by side.
@@ -50,7 +52,9 @@ from .errors import (
 )
 from .extractor import FuzzyExtractor
 from .helper import HelperData
+from .kdf import Argon2id, KdfLimits
 from .keygen import Enrollment, KeyGen
+from .linear import LinearCode
 from .passwords import password_secret
 from .security import SecurityEstimate
 
@@ -60,7 +64,10 @@ __all__ = [
     "SecurityEstimate",
     "password_secret",
     "BCHCode",
+    "LinearCode",
     "FuzzyExtractor",
+    "Argon2id",
+    "KdfLimits",
     "HelperData",
     "FuzzyKeyError",
     "InvalidArgument",

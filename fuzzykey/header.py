@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 from .errors import InvalidArgument, InvalidHelperData
 from .helper import HelperData
+from .kdf import Argon2id
 
 __all__ = [
     "Mode",
@@ -166,16 +167,26 @@ def read_helper_header(helper: HelperData | bytes) -> tuple[HelperData, dict[str
 
 
 def pipeline_fingerprint(
-    mode: Mode, *, encoder: str, detector: str, binarizer: Mapping[str, Any], code: tuple[int, int, int]
+    mode: Mode,
+    *,
+    encoder: str,
+    detector: str,
+    binarizer: Mapping[str, Any],
+    code: tuple[int, int, int],
+    kdf: Argon2id | None = None,
 ) -> dict[str, Any]:
-    """The parts that must be equal for a helper to reproduce: ``code`` is ``(m, t, n)``."""
-    return {
+    """The parts that must be equal for a helper to reproduce: ``code`` is ``(m, t, n)``;
+    ``kdf``, the key stretching, appears only when there is one."""
+    out: dict[str, Any] = {
         "mode": mode,
         "encoder": encoder,
         "detector": detector,
         "binarizer": dict(binarizer),
         "code": list(code),
     }
+    if kdf is not None:
+        out["kdf"] = {"argon2id": [kdf.time_cost, kdf.memory_kib, kdf.lanes]}
+    return out
 
 
 def helper_pipeline(h: HelperData, header: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,6 +198,7 @@ def helper_pipeline(h: HelperData, header: Mapping[str, Any]) -> dict[str, Any]:
         detector=header["detector"],
         binarizer=binarizer if isinstance(binarizer, Mapping) else {"invalid": binarizer},
         code=(h.m, h.t, h.n),
+        kdf=h.kdf,
     )
 
 

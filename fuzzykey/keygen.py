@@ -476,11 +476,11 @@ class KeyGen:
         if mode == "face-only" and secret is not None:
             raise PipelineMismatch("this helper was enrolled from the face alone; do not pass a secret")
         theirs, ours = helper_pipeline(h, header), self.pipeline(mode)
-        for name in ("encoder", "detector", "binarizer", "code"):
-            if theirs[name] != ours[name]:
+        for name in ("encoder", "detector", "binarizer", "code", "kdf"):
+            if theirs.get(name) != ours.get(name):
                 raise PipelineMismatch(
-                    f"the helper was made with {name} {theirs[name]!r}, this KeyGen uses "
-                    f"{ours[name]!r}; reproduce with the same pipeline"
+                    f"the helper was made with {name} {theirs.get(name)!r}, this KeyGen uses "
+                    f"{ours.get(name)!r}; reproduce with the same pipeline"
                 )
         return h, header, mode
 

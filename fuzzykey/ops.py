@@ -26,7 +26,8 @@ Example:
     [[3, 3]]
 
 Kernel sets: each family of CPU kernels, ``"bch"`` (the BCH decoder's bitsliced
-syndromes and Chien search) and ``"hamming"`` (:func:`hamming`), is compiled once
+syndromes and Chien search), ``"hamming"`` (:func:`hamming`) and ``"fwht"`` (the
+Walsh-Hadamard transform of :class:`fuzzykey.linear.LinearCode`), is compiled once
 per instruction set, and the best set the processor supports runs, chosen at run
 time (never baked in with ``-march=native``). :func:`kernel_isas` says which set
 each family runs, :func:`available_kernel_isas` lists the sets this processor can
@@ -34,7 +35,7 @@ run, best first, and :func:`use_kernel_isa` switches one family (for tests and
 benchmarks: every set gives identical results).
 
     >>> sorted(ops.kernel_isas())
-    ['bch', 'hamming']
+    ['bch', 'fwht', 'hamming']
     >>> ops.available_kernel_isas()["hamming"][-1]
     'generic'
 """
@@ -456,7 +457,8 @@ def kernel_isas() -> dict[str, str]:
     """The instruction set each kernel family runs, e.g. ``{"bch": "avx2", "hamming": "avx512"}``.
 
     The families are ``"bch"`` (the BCH decoder's bitsliced syndromes and Chien
-    search) and ``"hamming"`` (:func:`hamming` on CPU data). Unless
+    search), ``"hamming"`` (:func:`hamming` on CPU data) and ``"fwht"`` (the
+    Walsh-Hadamard transform of ML decoding, :mod:`fuzzykey.linear`). Unless
     :func:`use_kernel_isa` chose another, each runs the first of
     :func:`available_kernel_isas`.
     """
@@ -467,7 +469,8 @@ def available_kernel_isas() -> dict[str, list[str]]:
     """The kernel sets this processor can run, per family, best first.
 
     ``"bch"``: ``"avx2"``, ``"generic"``; ``"hamming"``: ``"avx512"`` (AVX-512
-    VPOPCNTDQ), ``"avx2"``, ``"popcnt"``, ``"generic"``; each as far as this build
+    VPOPCNTDQ), ``"avx2"``, ``"popcnt"``, ``"generic"``; ``"fwht"``: ``"avx"``,
+    ``"generic"``; each as far as this build
     has it and the processor supports it. ``"generic"`` runs anywhere and is
     always last.
     """

@@ -5,8 +5,9 @@ The guarantee under test: with e errors off the erased positions and f erasures,
 codewords come from galois (its own BCH encoder over the same field), codeword
 validity beyond the bound is checked with galois' ``detect``, and the decoder's
 choice is compared with a brute-force search over all codewords of a tiny code
-and with a plain-Python rendering of the documented two-trial rule on top of the
-ordinary (erasure-free) decoder.
+and with a plain-Python rendering of the documented two-trial rule on top of
+galois' ordinary (erasure-free) decoder, so no reference uses fuzzykey's own
+decoder.
 """
 
 from __future__ import annotations
@@ -53,24 +54,42 @@ def off_erasures(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> int:
     return int(np.count_nonzero((a != b) & ~mask.astype(bool)))
 
 
+def galois_decode(code: BCHCode, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """galois' (erasure-free) decoding of our-orientation words: (codewords, n_errors),
+    n_errors -1 where galois finds no codeword within t; a shorter word is galois'
+    shortened code, which is ours."""
+    gw = galois.GF2(np.ascontiguousarray(np.atleast_2d(words)[:, ::-1]))
+    dec, n_err = galois_bch(code.m, code.t).decode(gw, output="codeword", errors=True)
+    return np.asarray(dec, dtype=np.uint8)[:, ::-1], np.asarray(n_err)
+
+
+def two_trial_references(code: BCHCode, words: np.ndarray, masks: np.ndarray) -> list:
+    """The documented rule, in Python, on galois' plain decoder, for each row: fill the
+    erased bits with 0, then with 1, decode both, keep the decoded codeword closer to the
+    word off the erasures; a tie between two different codewords is a failure. Each
+    entry is (codeword, n_errors) or None."""
+    words, masks = np.atleast_2d(words), np.atleast_2d(masks).astype(bool)
+    fills = np.concatenate([np.where(masks, 0, words), np.where(masks, 1, words)]).astype(np.uint8)
+    decoded, n_err = galois_decode(code, fills) if len(fills) else (fills, np.zeros(0, int))
+    rows = len(words)
+    out = []
+    for r in range(rows):
+        candidates = [decoded[i] for i in (r, rows + r) if n_err[i] >= 0]
+        if not candidates:
+            out.append(None)
+            continue
+        dist = [off_erasures(c, words[r], masks[r]) for c in candidates]
+        if len(candidates) == 2 and dist[0] == dist[1] and not np.array_equal(*candidates):
+            out.append(None)  # two different codewords equally close off the erasures
+            continue
+        best = int(np.argmin(dist))
+        out.append((candidates[best], dist[best]))
+    return out
+
+
 def two_trial_reference(code: BCHCode, word: np.ndarray, mask: np.ndarray):
-    """The documented rule, in Python, on the plain decoder: (codeword, n_errors) or None."""
-    erased = mask.astype(bool)
-    candidates = []
-    for fill in (0, 1):
-        filled = word.copy()
-        filled[erased] = fill
-        try:
-            candidates.append(code.decode(filled)[0])
-        except DecodingFailure:
-            pass
-    if not candidates:
-        return None
-    dist = [off_erasures(c, word, erased) for c in candidates]
-    if len(candidates) == 2 and dist[0] == dist[1] and not np.array_equal(*candidates):
-        return None  # two different codewords equally close off the erasures
-    best = int(np.argmin(dist))
-    return candidates[best], dist[best]
+    """:func:`two_trial_references` for one word."""
+    return two_trial_references(code, word[None, :], mask[None, :])[0]
 
 
 def corrupt(rng: np.random.Generator, c: np.ndarray, e: int, f: int) -> tuple[np.ndarray, np.ndarray]:
@@ -226,8 +245,9 @@ def test_tiny_code_all_erasure_patterns_brute_force(tiny) -> None:
         np.testing.assert_array_equal(n_err[ok], ((out[ok] != word) & (masks[ok] == 0)).sum(axis=1))
         assert (n_err[ok] >= best[ok]).all()
         # and the documented rule, row by row, on a sample of the patterns
-        for i in rng.choice(len(masks), 300, replace=False):
-            ref = two_trial_reference(code, word, masks[i])
+        sample = rng.choice(len(masks), 300, replace=False)
+        refs = two_trial_references(code, words[sample], masks[sample])
+        for i, ref in zip(sample, refs, strict=True):
             if ref is None:
                 assert n_err[i] == -1
             else:
@@ -268,8 +288,8 @@ def test_property_beyond_bound_codeword_or_failure(setup, seed: int) -> None:
     assert galois_is_codeword(code, out).all()
 
 
-@PROPS
-@given(params=bch_params(5, 9), seed=seeds, rows=st.integers(0, 60))
+@PROPS  # m <= 8: galois' decoder (the reference) is slow to compile and run for larger fields
+@given(params=bch_params(5, 8), seed=seeds, rows=st.integers(0, 60))
 def test_batch_matches_two_trial_rule_and_single_calls(params, seed: int, rows: int) -> None:
     code = BCHCode(*params)
     n, t = code.n, code.t
@@ -291,8 +311,9 @@ def test_batch_matches_two_trial_rule_and_single_calls(params, seed: int, rows: 
     np.testing.assert_array_equal(out1, out0)
     np.testing.assert_array_equal(e1, e0)
     assert out1.shape == (rows, n) and e1.shape == (rows,)
+    refs = two_trial_references(code, words, masks)
     for r in range(rows):
-        ref = two_trial_reference(code, words[r], masks[r])
+        ref = refs[r]
         if ref is None:
             assert e1[r] == -1
             np.testing.assert_array_equal(out1[r], words[r])

@@ -276,10 +276,9 @@ def test_center_refuses_bad_values(values):
 
 
 def test_center_does_not_freeze_the_callers_array():
-    # Center must keep its own read-only copy: today it calls setflags(write=False)
-    # on the caller's float32 array itself (np.asarray does not copy), so the
-    # caller's array becomes read-only, and a view's writable base could still
-    # change the centre after helpers were made with it.
+    # Center keeps its own read-only copy: freezing the caller's array would make it
+    # read-only for the caller, and a view's writable base could still change the
+    # centre after helpers were made with it.
     mine = np.zeros(DIM, np.float32)
     center = Center("mine", mine)
     mine[0] = 1.0  # the caller's array stays the caller's

@@ -33,9 +33,10 @@ def test_test_hooks_live_in_the_testing_submodule() -> None:
 
 def test_kernel_isas() -> None:
     isas = ops.kernel_isas()
-    assert set(isas) == {"bch", "hamming"}
+    assert set(isas) == {"bch", "hamming", "fwht"}
     assert isas["bch"] in ("avx2", "generic")
     assert isas["hamming"] in ("avx512", "avx2", "popcnt", "generic")
+    assert isas["fwht"] in ("avx", "generic")
     assert ops.kernel_isas() == isas  # chosen once, stable
     assert set(ops.available_kernel_isas()) == set(isas)
 

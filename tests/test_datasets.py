@@ -333,10 +333,25 @@ def test_lfw_half_splits_lfw_dev_people_by_name_hash(lfw_images: Path):
 
     from fuzzykey.evaluation.datasets import lfw_half
 
+    def by_hash(name: str, encoding: str = "utf-8") -> str:
+        return "a" if hashlib.sha256(name.encode(encoding)).digest()[0] < 128 else "b"
+
     people = sorted(p.name for p in lfw_images.iterdir() if p.is_dir())
     halves = [lfw_half(p) for p in people]
+    # every person is in exactly one half, the one the first byte of SHA-256(name) says
     assert set(halves) == {"a", "b"}
-    assert halves.count("a") == 2062 and halves.count("b") == 1976  # the split every figure cites
-    for person, half in zip(people[:50], halves[:50], strict=True):
-        assert (hashlib.sha256(person.encode()).digest()[0] < 128) == (half == "a")
-    assert lfw_half("Zoë") == lfw_half("Zoë")  # UTF-8, deterministic
+    assert halves == [by_hash(p) for p in people]
+    half_a = {p for p, h in zip(people, halves, strict=True) if h == "a"}
+    half_b = {p for p, h in zip(people, halves, strict=True) if h == "b"}
+    assert half_a.isdisjoint(half_b) and half_a | half_b == set(people)
+    assert len(half_a) == 2062 and len(half_b) == 1976  # the split every figure cites
+    # the docstring's example, and the byte that decides: 0x7f is "a", 0x80 is "b"
+    assert (lfw_half("Aaron_Eckhart"), lfw_half("Aaron_Peirsol")) == ("a", "b")
+    firsts = {p: hashlib.sha256(p.encode()).digest()[0] for p in people}
+    edge = {v: p for p, v in firsts.items() if v in (127, 128)}
+    assert {127, 128} <= edge.keys(), "LFW-dev has names whose hash starts with 0x7f and 0x80"
+    assert (lfw_half(edge[127]), lfw_half(edge[128])) == ("a", "b")
+    # names outside ASCII are hashed as UTF-8
+    for name, latin1_half in (("Gérard_Depardieu", "b"), ("Björk", "a"), ("Renée_Zellweger", "b")):
+        assert by_hash(name, "latin-1") == latin1_half != by_hash(name)  # the encodings disagree here
+        assert lfw_half(name) == by_hash(name)

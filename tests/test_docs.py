@@ -20,6 +20,8 @@ MODULES = [
     "fuzzykey.extractor",
     "fuzzykey.helper",
     "fuzzykey.ops",
+    "fuzzykey.linear",
+    "fuzzykey.kdf",
     "fuzzykey.face.images",
     "fuzzykey.face.models",
     "fuzzykey.face.detect",

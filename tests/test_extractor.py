@@ -12,6 +12,7 @@ layout. To regenerate the file::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -36,6 +37,8 @@ from fuzzykey import (
     InvalidHelperData,
     KeyMismatch,
 )
+from fuzzykey.kdf import Argon2id
+from fuzzykey.linear import LinearCode
 
 VECTORS = Path(__file__).parent / "vectors" / "extractor_v1.json"
 HEADER = struct.Struct(">4sBBHHHHI")  # the documented v1 header
@@ -948,6 +951,349 @@ def test_secret_never_in_repr_helper_or_messages(rng) -> None:
     raw = helper.to_bytes()
     assert secret not in raw and b"PASSPHRASE" not in raw
     assert fe.reproduce(w, raw, secret=secret) == key
+
+
+# ---------------------------------------------------------------------------
+# Linear codes: maximum-likelihood decoding, hard and soft input
+# ---------------------------------------------------------------------------
+CHEAP_KDF = Argon2id(1, 8, 1)
+
+
+@pytest.fixture(scope="module")
+def ml_code() -> LinearCode:
+    """BCH(63, 16) as a linear code: minimum distance 23, so ML decoding of hard bits is sure to
+    correct 11 errors, and soft decoding is sure to fill 22 erasures."""
+    code = LinearCode.from_bch(BCHCode(6, 11))
+    assert (code.n, code.k) == (63, 16)
+    return code
+
+
+def confident_llrs(bits: np.ndarray, magnitude: float = 6.0) -> np.ndarray:
+    """LLRs that say each bit is what it is: positive for 0 (log P(0)/P(1))."""
+    return (magnitude * (1 - 2 * bits.astype(np.float32))).astype(np.float32)
+
+
+def test_linear_hard_round_trip(ml_code: LinearCode, rng) -> None:
+    for kdf in (None, CHEAP_KDF):
+        fe = FuzzyExtractor(ml_code, key_bytes=24, info=b"ml", kdf=kdf)
+        assert fe.max_entropy_bits == 16 and fe.entropy_loss_bits == 47
+        for trial in range(6):
+            w = random_bits(rng, ml_code.n)
+            key, helper = fe.generate(w, metadata=b"m" * trial)
+            assert helper.version == 2 and helper.code_kind == "linear" and helper.kdf == kdf
+            assert len(key) == 24
+            for weight in (0, 1, 5, 11):
+                noisy = w ^ error_vector(rng, ml_code.n, weight)
+                assert fe.reproduce(noisy, helper) == key
+                assert fe.reproduce(noisy.astype(bool), helper.to_bytes()) == key
+                assert fe.reproduce_soft(confident_llrs(noisy), helper) == key
+
+
+def test_linear_sketch_is_an_offset_of_a_uniform_codeword(ml_code: LinearCode, rng, monkeypatch) -> None:
+    fe = FuzzyExtractor(ml_code, info=b"offset")
+    w = random_bits(rng, ml_code.n)
+    message = bytes([0xA5, 0x3C])
+    salt = bytes(range(32))
+    queue = [message, salt]
+    monkeypatch.setattr(fuzzykey.extractor.os, "urandom", lambda size: queue.pop(0))
+    key, helper = fe.generate(w)
+    monkeypatch.undo()
+    msg_bits = np.unpackbits(np.frombuffer(message, np.uint8), count=16)
+    np.testing.assert_array_equal(helper.sketch_bits ^ w, ml_code.encode(msg_bits))
+    # kdf=None: the derivation is the v1 one (HKDF over packbits(w)), only the helper format differs
+    ikm = np.packbits(w).tobytes()
+    assert key == hkdf(ikm, salt, KEY_LABEL + b"offset", 32)
+    k_tag = hkdf(ikm, salt, TAG_LABEL + b"offset", 32)
+    assert helper.tag == hmac.new(k_tag, helper.signed_bytes(), "sha3_256").digest()
+
+
+def _over_half_of_a_codeword(code: LinearCode) -> np.ndarray:
+    """Positions: more than half the ones of a lightest generator row (a codeword z).
+    Flipping them puts a word closer to c XOR z than to c."""
+    z = min(code.generator, key=lambda row: int(row.sum()))
+    ones = np.flatnonzero(z)
+    return ones[: len(ones) // 2 + 1]
+
+
+def test_soft_succeeds_where_hard_fails(ml_code: LinearCode, rng) -> None:
+    fe = FuzzyExtractor(ml_code, info=b"soft", kdf=CHEAP_KDF)
+    wrong = _over_half_of_a_codeword(ml_code)
+    assert 12 <= len(wrong) <= 22  # fewer than d = 23: soft decoding must find c
+    for _ in range(4):
+        w = random_bits(rng, ml_code.n)
+        key, helper = fe.generate(w)
+        probe = w.copy()
+        probe[wrong] ^= 1
+        # hard: the word is closer to another codeword's offset, so ML must miss w
+        with pytest.raises(KeyMismatch):
+            fe.reproduce(probe, helper)
+        # soft: the wrong bits are the unconfident ones
+        llr = confident_llrs(probe, 4.0)
+        llr[wrong] *= 0.02
+        assert fe.reproduce_soft(llr, helper) == key
+        # many unconfident errors are fine, a few confident ones beat them: put the
+        # confidence on the wrong side and the soft decoder misses too
+        bad = confident_llrs(w, 0.1)
+        bad[wrong] = confident_llrs(probe[wrong], 4.0)
+        with pytest.raises(KeyMismatch):
+            fe.reproduce_soft(bad, helper)
+
+
+def test_soft_erasures_and_noise(ml_code: LinearCode, rng) -> None:
+    fe = FuzzyExtractor(ml_code, info=b"erase")
+    for _ in range(5):
+        w = random_bits(rng, ml_code.n)
+        key, helper = fe.generate(w)
+        where = rng.permutation(ml_code.n)
+        # 22 = d - 1 erased bits (LLR 0): exactly one codeword agrees with the rest
+        llr = confident_llrs(w)
+        llr[where[:22]] = 0.0
+        assert fe.reproduce_soft(llr, helper) == key
+        # e errors and f erasures with 2e + f <= d - 1 = 22, equal magnitudes
+        llr = confident_llrs(w, 1.0)
+        llr[where[:10]] = 0.0
+        llr[where[10:16]] *= -1
+        assert fe.reproduce_soft(llr, helper) == key
+        assert fe.reproduce_soft(llr.astype(np.float64), helper.to_bytes()) == key
+        assert fe.reproduce_soft((llr * 3).astype(np.int32), helper) == key
+        # Gaussian channel: +-2 with noise of sd 1 (about 2 % of the signs wrong)
+        noisy_llr = 2.0 * (1 - 2 * w.astype(np.float32)) + rng.normal(0, 1, ml_code.n).astype(np.float32)
+        assert fe.reproduce_soft(noisy_llr, helper) == key
+
+
+def test_soft_llr_of_the_codeword_bit_flips_with_the_sketch(ml_code: LinearCode, rng) -> None:
+    """L'_i = (1 - 2 s_i) L_i: the decoder sees the LLRs of w XOR s, not of w."""
+    fe = FuzzyExtractor(ml_code, info=b"sign")
+    w = random_bits(rng, ml_code.n)
+    key, helper = fe.generate(w)
+    s = helper.sketch_bits
+    assert s.any() and not s.all()
+    # LLRs of the codeword bits passed as if they were LLRs of w: wrong wherever s_i = 1
+    codeword_llrs = confident_llrs(w ^ s)
+    with pytest.raises(KeyMismatch):
+        fe.reproduce_soft(codeword_llrs, helper)
+    assert fe.reproduce_soft(np.where(s == 1, -codeword_llrs, codeword_llrs), helper) == key
+
+
+@pytest.mark.parametrize("kdf", [None, CHEAP_KDF])
+def test_linear_mismatches(ml_code: LinearCode, rng, kdf) -> None:
+    fe = FuzzyExtractor(ml_code, key_bytes=32, info=b"who", kdf=kdf)
+    w = random_bits(rng, ml_code.n)
+    key, helper = fe.generate(w, secret=b"pin 1234", metadata=b"user 7")
+    noisy = w ^ error_vector(rng, ml_code.n, 4)
+    llr = confident_llrs(noisy)
+    assert fe.reproduce(noisy, helper, secret=b"pin 1234") == key
+    assert fe.reproduce_soft(llr, helper, secret=b"pin 1234") == key
+    for bad in (None, b"pin 1235", b"pin 1234\x00"):
+        with pytest.raises(KeyMismatch):
+            fe.reproduce(noisy, helper, secret=bad)
+        with pytest.raises(KeyMismatch):
+            fe.reproduce_soft(llr, helper, secret=bad)
+        assert fe.reproduce_soft_batch(llr[None, :], [helper], secret=bad) == [None]
+    other_info = FuzzyExtractor(ml_code, key_bytes=32, info=b"whom", kdf=kdf)
+    with pytest.raises(KeyMismatch):
+        other_info.reproduce_soft(llr, helper, secret=b"pin 1234")
+    with pytest.raises(KeyMismatch):
+        other_info.reproduce(noisy, helper, secret=b"pin 1234")
+    # another person
+    with pytest.raises(KeyMismatch):
+        fe.reproduce_soft(confident_llrs(random_bits(rng, ml_code.n)), helper, secret=b"pin 1234")
+    # a changed helper: every field the tag covers (header fields are refused as invalid
+    # or end in a mismatch; never a key)
+    for changed in (
+        dataclasses.replace(helper, salt=bytes(32)),
+        dataclasses.replace(helper, metadata=b"user 8"),
+        dataclasses.replace(helper, sketch=bytes([helper.sketch[0] ^ 1]) + helper.sketch[1:]),
+        dataclasses.replace(helper, tag=bytes(32)),
+        dataclasses.replace(helper, kdf=Argon2id(2, 8, 1)),
+        dataclasses.replace(helper, kdf=None if kdf else CHEAP_KDF),
+    ):
+        with pytest.raises(KeyMismatch):
+            fe.reproduce_soft(llr, changed, secret=b"pin 1234")
+        with pytest.raises(KeyMismatch):
+            fe.reproduce(noisy, changed.to_bytes(), secret=b"pin 1234")
+
+
+def test_linear_batches_agree_with_single_calls(ml_code: LinearCode, rng) -> None:
+    fe = FuzzyExtractor(ml_code, key_bytes=16, info=b"batch", kdf=CHEAP_KDF)
+    rows = 12
+    w = random_bits(rng, rows, ml_code.n)
+    keys, helpers = fe.generate_batch(w, threads=2)
+    assert len(set(keys)) == rows
+    noisy = w.copy()
+    llrs = np.empty((rows, ml_code.n), np.float32)
+    for r in range(rows):
+        noisy[r] ^= error_vector(rng, ml_code.n, int(rng.integers(0, 30)))
+        llrs[r] = confident_llrs(noisy[r], 1.0) * rng.uniform(0.1, 3.0, ml_code.n).astype(np.float32)
+    mixed = [h if r % 2 else h.to_bytes() for r, h in enumerate(helpers)]
+    hard = [fe.reproduce_batch(noisy, mixed, threads=t) for t in (None, 1, 2)]
+    soft = [fe.reproduce_soft_batch(llrs, mixed, threads=t) for t in (None, 1, 2)]
+    assert hard[0] == hard[1] == hard[2] and soft[0] == soft[1] == soft[2]
+    for r in range(rows):
+        for batch, single, probe in ((hard[0], fe.reproduce, noisy[r]),
+                                     (soft[0], fe.reproduce_soft, llrs[r])):
+            try:
+                got = single(probe, helpers[r])
+            except KeyMismatch:
+                got = None
+            assert batch[r] == got and got in (None, keys[r])
+        if int(np.count_nonzero(noisy[r] != w[r])) <= 11:
+            assert hard[0][r] == keys[r]
+    assert any(key is not None for key in hard[0]) and None in hard[0]  # some rows recovered, some not
+    empty = np.zeros((0, ml_code.n), np.float32)
+    assert fe.reproduce_soft_batch(empty, []) == [] and fe.reproduce_batch(empty.astype(np.uint8), []) == []
+    assert fe.generate_batch(empty.astype(np.uint8)) == ([], [])
+
+
+def test_soft_and_erasure_arguments(ml_code: LinearCode, small_fe: FuzzyExtractor, rng) -> None:
+    bch_w = random_bits(rng, small_fe.code.n)
+    _, bch_helper = small_fe.generate(bch_w)
+    with pytest.raises(InvalidArgument, match="reproduce_soft needs a LinearCode"):
+        small_fe.reproduce_soft(np.zeros(small_fe.code.n, np.float32), bch_helper)
+    with pytest.raises(InvalidArgument, match="reproduce_soft_batch needs a LinearCode"):
+        small_fe.reproduce_soft_batch(np.zeros((1, small_fe.code.n), np.float32), [bch_helper])
+    fe = FuzzyExtractor(ml_code)
+    w = random_bits(rng, ml_code.n)
+    key, helper = fe.generate(w)
+    with pytest.raises(InvalidArgument, match="erasures= works with a BCHCode only.*reproduce_soft"):
+        fe.reproduce(w, helper, erasures=np.zeros(ml_code.n, bool))
+    with pytest.raises(InvalidArgument, match="erasures= works with a BCHCode only"):
+        fe.reproduce_batch(w[None, :], [helper], erasures=np.zeros((1, ml_code.n), bool))
+    n = ml_code.n
+    bad_llrs = [
+        (np.zeros(n - 1, np.float32), "llr must have shape"),
+        (np.zeros((1, n), np.float32), "llr must have shape"),
+        (np.zeros(n, bool), "llr must be real numbers"),
+        (np.array(["1"] * n), "llr must be real numbers"),
+        (np.zeros(n, np.complex64), "llr must be real numbers"),
+        (np.full(n, np.nan, np.float32), "llr must be finite"), (np.full(n, np.inf), "llr must be finite"),
+        (np.full(n, 1e39), "llr must be finite"),
+        (np.full(n, 2.0**121, np.float32), "must sum to less than 2\\^126"),
+    ]
+    for bad, message in bad_llrs:
+        with pytest.raises(InvalidArgument, match=message):
+            fe.reproduce_soft(bad, helper)
+    with pytest.raises(InvalidArgument, match="llrs must have shape"):
+        fe.reproduce_soft_batch(np.zeros(n, np.float32), [helper])
+    with pytest.raises(InvalidArgument, match="helpers must have one entry per row"):
+        fe.reproduce_soft_batch(np.zeros((2, n), np.float32), [helper])
+    with pytest.raises(InvalidArgument, match="threads"):
+        fe.reproduce_soft_batch(np.zeros((1, n), np.float32), [helper], threads=-1)
+    with pytest.raises(InvalidArgument, match="secret must be bytes or None"):
+        fe.reproduce_soft(confident_llrs(w), helper, secret="pin")
+    with pytest.raises(InvalidArgument, match="helper must be HelperData or bytes"):
+        fe.reproduce_soft(confident_llrs(w), "helper")
+    assert fe.reproduce_soft(confident_llrs(w).tolist(), helper) == key
+
+
+def test_soft_messages_show_no_probe_values(ml_code: LinearCode, rng) -> None:
+    fe = FuzzyExtractor(ml_code, kdf=CHEAP_KDF)
+    w = random_bits(rng, ml_code.n)
+    key, helper = fe.generate(w, secret=b"SECRET-PIN-4711")
+    llr = confident_llrs(random_bits(rng, ml_code.n), 1.2345678)
+    with pytest.raises(KeyMismatch) as exc:
+        fe.reproduce_soft(llr, helper, secret=b"SECRET-PIN-4711")
+    nan = llr.copy()
+    nan[3] = np.nan
+    with pytest.raises(InvalidArgument) as bad:
+        fe.reproduce_soft(nan, helper)
+    for text in (str(exc.value), repr(exc.value), str(bad.value), repr(fe), repr(helper)):
+        assert "1.23" not in text and "SECRET" not in text and key.hex()[:12] not in text
+
+
+# ---------------------------------------------------------------------------
+# Key stretching in the extractor
+# ---------------------------------------------------------------------------
+def test_stretched_derivation_by_hand(rng) -> None:
+    """S = Argon2id(IKM, salt); key and tag key are HKDF(S, ...): checked with argon2-cffi
+    directly and the by-hand HKDF."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    code = BCHCode(7, 5)
+    kdf = Argon2id(2, 32, 2)
+    fe = FuzzyExtractor(code, key_bytes=40, info=b"stretch", kdf=kdf)
+    w = random_bits(rng, code.n)
+    for secret in (None, b"two factor"):
+        key, helper = fe.generate(w, secret=secret)
+        ikm = np.packbits(w).tobytes() if secret is None else secret_ikm(w, secret)
+        stretched = hash_secret_raw(ikm, helper.salt, 2, 32, 2, 32, Type.ID)
+        assert key == hkdf(stretched, helper.salt, KEY_LABEL + b"stretch", 40)
+        k_tag = hkdf(stretched, helper.salt, TAG_LABEL + b"stretch", 32)
+        assert helper.tag == hmac.new(k_tag, helper.signed_bytes(), "sha3_256").digest()
+        # and not the unstretched derivation
+        assert key != hkdf(ikm, helper.salt, KEY_LABEL + b"stretch", 40)
+        assert fe.reproduce(w ^ error_vector(rng, code.n, code.t), helper, secret=secret) == key
+
+
+def test_one_argon2id_per_generate_and_per_guess(monkeypatch, rng) -> None:
+    from argon2.low_level import hash_secret_raw
+
+    import fuzzykey.kdf
+
+    calls: list[tuple] = []
+
+    def counting(secret, salt, time_cost, memory_cost, parallelism, hash_len, type, version=19):
+        calls.append((time_cost, memory_cost, parallelism, hash_len, type.name, version))
+        return hash_secret_raw(secret, salt, time_cost, memory_cost, parallelism, hash_len, type, version)
+
+    monkeypatch.setattr(fuzzykey.kdf, "hash_secret_raw", counting)
+    code = BCHCode(6, 4)
+    fe = FuzzyExtractor(code, kdf=Argon2id(1, 16, 1))
+    w = random_bits(rng, 3, code.n)
+    keys, helpers = fe.generate_batch(w, threads=2)
+    assert calls == [(1, 16, 1, 32, "ID", 0x13)] * 3
+    calls.clear()
+    far = w[0] ^ error_vector(rng, code.n, 20)
+    assert fe.reproduce_batch(np.stack([w[0], w[1], far]), helpers, threads=1) == [keys[0], keys[1], None]
+    # the far row fails to decode (BCH detects it) and costs nothing; each guess that decodes
+    # pays one Argon2id before its tag can be checked
+    assert len(calls) in (2, 3)
+    calls.clear()
+    with pytest.raises(KeyMismatch):
+        fe.reproduce(w[0], helpers[0], secret=b"guess")
+    assert len(calls) == 1
+
+
+def test_parallel_argon2id_is_bounded_by_threads_and_memory(monkeypatch, rng) -> None:
+    pools: list[int] = []
+    real = fuzzykey.extractor.ThreadPoolExecutor
+
+    def recording(max_workers: int):
+        pools.append(max_workers)
+        return real(max_workers=max_workers)
+
+    monkeypatch.setattr(fuzzykey.extractor, "ThreadPoolExecutor", recording)
+    code = BCHCode(6, 4)
+    w = random_bits(rng, 5, code.n)
+    plain = FuzzyExtractor(code)
+    _, plain_helpers = plain.generate_batch(w, threads=4)
+    plain.reproduce_batch(w, plain_helpers, threads=4)
+    assert pools == []  # no KDF: no thread pool
+    fe = FuzzyExtractor(code, kdf=Argon2id(1, 16, 1))
+    keys, helpers = fe.generate_batch(w, threads=4)
+    assert fe.reproduce_batch(w, helpers, threads=4) == keys
+    assert pools == [4, 4]
+    monkeypatch.setattr(fuzzykey.extractor, "_KDF_MEMORY_BUDGET_KIB", 32)  # room for two at once
+    assert fe.reproduce_batch(w, helpers, threads=None) == keys
+    assert pools[-1] == 2
+    monkeypatch.setattr(fuzzykey.extractor, "_KDF_MEMORY_BUDGET_KIB", 16)  # one at a time: serial
+    assert fe.reproduce_batch(w, helpers, threads=4) == keys
+    assert fe.reproduce_batch(w, helpers, threads=1) == keys
+    assert len(pools) == 3
+
+
+def test_reader_follows_the_helpers_kdf(rng) -> None:
+    """An extractor stretches with its own kdf when it generates, and reproduces with the KDF
+    that each helper names (authenticated by the tag, bounded by kdf_limits)."""
+    code = BCHCode(6, 4)
+    w = random_bits(rng, code.n)
+    old_key, old = FuzzyExtractor(code, info=b"app").generate(w)
+    new_fe = FuzzyExtractor(code, info=b"app", kdf=Argon2id(1, 16, 1))
+    new_key, new = new_fe.generate(w)
+    assert old.version == 1 and new.version == 2 and old_key != new_key
+    assert new_fe.reproduce(w, old) == old_key
+    assert FuzzyExtractor(code, info=b"app").reproduce(w, new.to_bytes()) == new_key
+    assert "kdf=Argon2id(time_cost=1, memory_kib=16, lanes=1)" in repr(new_fe)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import pytest
 
 from fuzzykey import (
     BCHCode,
+    DecodingFailure,
     Enrollment,
     FuzzyExtractor,
     HelperData,
@@ -240,17 +241,20 @@ def test_enrollment_repr_and_errors_hide_key_and_secret(faces):
     for word in forbidden:
         assert word not in text
     errors = []
-    for call in (
-        lambda: faces.kg.reproduce(
+    for expected, call in (
+        (KeyMismatch, lambda: faces.kg.reproduce(
             faces.paths[faces.of("Colin_Powell")[0]], enrollment.helper, secret=SECRET
-        ),
-        lambda: faces.kg.reproduce_embedding(faces.emb[a], enrollment.helper, secret=OTHER_SECRET),
-        lambda: faces.kg.reproduce_embedding(faces.emb[a], enrollment.helper),
-        lambda: faces.kg.reproduce_embedding(faces.emb[a], enrollment.helper, secret=SECRET[:15]),
-        lambda: faces.kg.enroll_embedding(faces.emb[a], secret=SECRET[:15]),
-        lambda: faces.kg.reproduce_embedding(faces.emb[a], flip(enrollment.helper, 60), secret=SECRET),
+        )),
+        (KeyMismatch, lambda: faces.kg.reproduce_embedding(faces.emb[a], enrollment.helper,
+                                                           secret=OTHER_SECRET)),
+        (PipelineMismatch, lambda: faces.kg.reproduce_embedding(faces.emb[a], enrollment.helper)),
+        (InvalidArgument, lambda: faces.kg.reproduce_embedding(faces.emb[a], enrollment.helper,
+                                                               secret=SECRET[:15])),
+        (InvalidArgument, lambda: faces.kg.enroll_embedding(faces.emb[a], secret=SECRET[:15])),
+        (KeyMismatch, lambda: faces.kg.reproduce_embedding(faces.emb[a], flip(enrollment.helper, 60),
+                                                           secret=SECRET)),
     ):
-        with pytest.raises((KeyMismatch, PipelineMismatch, InvalidArgument)) as info:
+        with pytest.raises(expected) as info:
             call()
         errors.append(info.value)
     for exc in errors:
@@ -340,12 +344,60 @@ def test_face_only_bits_are_the_sign_binarizer_bits(kg, faces):
     assert fe.reproduce(bits[0], helper) == key
 
 
+@pytest.mark.parametrize("seed", [21, 22])
+def test_face_only_bits_from_first_principles(kg, seed):
+    """The face-only convention, computed here without SignBinarizer: the embedding's
+    direction, minus the shipped mean, normalized, projected on the first 1023 public
+    rows; bit i is 1 where projection i is positive. Those are exactly the enrolled
+    bits w: w XOR sketch is a codeword (no bit to correct), and they give the key."""
+    from fuzzykey.binarizers import default_center
+
+    emb = 3.5 * unit(seed)  # not unit length: only the direction may count
+    key, helper = kg.enroll_embedding(emb)
+    x = emb.astype(np.float64) / np.linalg.norm(emb)
+    centred = x - default_center().values.astype(np.float64)
+    y = public_projections(1023, DIM).astype(np.float64) @ (centred / np.linalg.norm(centred))
+    assert np.abs(y).min() > 1e-5, "a projection this close to 0 could round either way in float32"
+    w = (y > 0).astype(np.uint8)
+
+    h = HelperData.from_bytes(helper)
+    fe = kg.extractor("face-only")
+    _, corrected = kg.face_code.decode(w ^ h.sketch_bits)
+    assert corrected == 0, f"{corrected} of the reference bits differ from the enrolled ones"
+    assert fe.reproduce(w, helper) == key
+
+    # other conventions are other bits
+    def differs(bits: np.ndarray) -> bool:
+        try:
+            return kg.face_code.decode(bits ^ h.sketch_bits)[1] != 0
+        except DecodingFailure:
+            return True
+
+    p = public_projections(1024, DIM).astype(np.float64)
+    others = {
+        "not centred": (p[:1023] @ x > 0).astype(np.uint8),
+        "mean added": (p[:1023] @ (x + default_center().values) > 0).astype(np.uint8),
+        "rows 1..1023": (p[1:] @ centred > 0).astype(np.uint8),
+        "raw embedding centred": (p[:1023] @ (emb - default_center().values) > 0).astype(np.uint8),
+    }
+    for name, bits in others.items():
+        assert differs(bits), name
+    # bit = projection < 0 (or <= 0) is the complement of w: all-ones is a codeword of the
+    # full-length code, so it decodes without a correction, to the complement, and the
+    # tag refuses it (only the key tells the two apart)
+    flipped = (y < 0).astype(np.uint8)
+    np.testing.assert_array_equal(flipped, w ^ 1)
+    assert kg.face_code.decode(flipped ^ h.sketch_bits)[1] == 0
+    with pytest.raises(KeyMismatch):
+        fe.reproduce(flipped, helper)
+
+
 @pytest.mark.parametrize("secret", [SECRET, None], ids=["secret", "face-only"])
 @pytest.mark.parametrize("scale", [0.01, 100.0])
 def test_reproduce_embedding_uses_only_the_direction(kg, faces, secret, scale):
     """enroll_embedding normalizes its rows, so the same embedding at another scale
-    must give the key back. Fails today: reproduce_embeddings does not normalize
-    the probe, so a probe of norm 0.01 is binarized as ~(-mu)."""
+    must give the key back (the probe is normalized too: a probe of norm 0.01 binarized
+    as it is would be ~(-mu))."""
     key, helper = kg.enroll_embedding(faces.emb[1], secret=secret)
     assert kg.reproduce_embedding(scale * faces.emb[1], helper, secret=secret) == key
 
@@ -378,6 +430,20 @@ def test_other_binarizer_is_a_pipeline_mismatch(kg, faces):
     _, helper = zero.enroll_embedding(faces.emb[0], secret=SECRET)
     with pytest.raises(PipelineMismatch, match="binarizer"):
         kg.reproduce_embedding(faces.emb[0], helper, secret=SECRET)
+
+
+def test_a_stretched_helper_is_another_pipeline(kg):
+    """KeyGen derives without key stretching; a helper naming a KDF must not make it run one."""
+    from fuzzykey.kdf import Argon2id
+
+    emb = np.random.default_rng(4).standard_normal(DIM).astype(np.float32)
+    h = HelperData.from_bytes(kg.enroll_embedding(emb).helper)
+    _, stretched = FuzzyExtractor(kg.face_code, kdf=Argon2id(1, 8, 1)).generate(
+        np.zeros(kg.face_code.n, np.uint8), metadata=h.metadata
+    )
+    assert stretched.version == 2
+    with pytest.raises(PipelineMismatch, match="kdf"):
+        kg.reproduce_embedding(emb, stretched.to_bytes())
 
 
 class _OtherEncoder:
@@ -430,7 +496,11 @@ def test_tampered_helper_never_gives_a_key(kg, faces, enrolled):
         for mask in (0x01, 0x10):
             with pytest.raises(KeyMismatch):
                 kg.reproduce_embedding(faces.emb[0], flip(helper, pos, mask), secret=SECRET)
-    # every header byte and a spread of metadata bytes: some "no key" error
+    # every header byte and a spread of metadata bytes: some "no key" error. Which one
+    # depends on the byte and the bit, so the tuple is the behaviour: a header byte gives
+    # InvalidHelperData (magic, version, lengths, inconsistent code) or PipelineMismatch
+    # (another valid code); a metadata byte gives InvalidHelperData (broken JSON or field),
+    # PipelineMismatch (a pipeline name changed) or KeyMismatch (the tag no longer matches).
     positions = list(range(18)) + list(np.linspace(meta_at, tag_at - 1, 60).astype(int))
     for pos in positions:
         for mask in (0x01, 0x02, 0x80):
@@ -752,9 +822,32 @@ def test_password_secret():
     # scrypt (RFC 7914) with the documented parameters, via hashlib where OpenSSL has it
     if hasattr(hashlib, "scrypt"):
         assert a == hashlib.scrypt(b"correct horse", salt=salt, n=2**14, r=8, p=1, dklen=32)
+    # and always: the scrypt password_secret calls, with its documented parameters
+    from Crypto.Protocol.KDF import scrypt
+
+    assert a == scrypt(b"correct horse", salt, 32, N=2**14, r=8, p=1)
+    assert password_secret("correct horse", salt, n=2**14, r=4, p=2) == scrypt(
+        b"correct horse", salt, 32, N=2**14, r=4, p=2
+    )
     kg = KeyGen()
     key, helper = kg.enroll_embedding(unit(3), secret=a)
     assert kg.reproduce_embedding(unit(3), helper, secret=a) == key
+
+
+def test_scrypt_is_rfc_7914():
+    """pycryptodome's scrypt (what password_secret uses) on the test vector of RFC 7914,
+    section 12: password_secret itself insists on salts of 16 bytes or more and makes
+    32 bytes, so the vector is checked on pycryptodome directly, and test_password_secret
+    checks that password_secret is that scrypt."""
+    from Crypto.Protocol.KDF import scrypt
+
+    want = bytes.fromhex(
+        "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
+        "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887"
+    )
+    assert scrypt(b"pleaseletmein", b"SodiumChloride", 64, N=16384, r=8, p=1) == want
+    # a 32-byte output (password_secret's length) is the first half of the same derivation
+    assert scrypt(b"pleaseletmein", b"SodiumChloride", 32, N=16384, r=8, p=1) == want[:32]
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ PACKAGE = Path(fuzzykey.__file__).resolve().parent
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 LAYERS = {"core": 0, "face": 1, "robust": 1, "keys": 2, "api": 3, "evaluation": 4, "cli": 5}
-CORE = {"errors", "_checks", "_core", "bch", "helper", "extractor", "ops"}
+CORE = {"errors", "_checks", "_core", "bch", "helper", "extractor", "ops", "linear", "kdf"}
 KEYS = {"binarizers", "header", "passwords", "security", "keygen"}
 HEAVY = ("torch", "cv2", "onnxruntime", "onnx", "PIL")
 

@@ -320,8 +320,10 @@ def test_linkage_scores_validate(kg: KeyGen, face_helpers: list[bytes], secret_h
         secret_linkage_scores(kg, secret_helpers[0], [[0, 1]])  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="kg must be a KeyGen"):
         face_only_linkage_score(object(), face_helpers[0], face_helpers[1])  # type: ignore[arg-type]
-    with pytest.raises((InvalidArgument, InvalidHelperData), match=r"helpers\[1\]"):
+    with pytest.raises(InvalidHelperData, match=r"helpers\[1\]: not fuzzykey helper data"):
         face_only_linkage_score(kg, face_helpers[0], b"not a helper")
+    with pytest.raises(InvalidArgument, match=r"helpers\[0\]"):  # not bytes at all
+        face_only_linkage_score(kg, "a helper as text", face_helpers[1])  # type: ignore[arg-type]
 
 
 def test_malformed_selection_is_refused(kg: KeyGen, secret_helpers: list[bytes]) -> None:

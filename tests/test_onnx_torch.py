@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import doctest
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -587,24 +586,3 @@ def test_sface_gradient_matches_finite_differences(sface: tuple[Any, Any]) -> No
         analytic = float(x.grad[0, c, i, j])
         assert analytic != 0.0
         assert abs(numeric - analytic) <= 1e-3 * abs(analytic) + 1e-7, (c, i, j, numeric, analytic)
-
-
-def test_sface_cpu_throughput(sface: tuple[Any, Any]) -> None:
-    """Prints (does not assert) the forward time of a batch of 32 on CPU."""
-    session, net = sface
-    x = np.random.default_rng(RNG_SEED).integers(0, 256, (32, 3, 112, 112)).astype(np.float32)
-    xt = torch.from_numpy(x)
-
-    def timed(fn: Any, reps: int = 2) -> float:
-        fn()
-        start = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        return (time.perf_counter() - start) / reps
-
-    with torch.inference_mode():
-        t_torch = timed(lambda: net(xt))
-    t_ort = timed(lambda: session.run(None, {"data": x}))
-    print(f"\nSFace batch of 32 on CPU ({torch.get_num_threads()} torch threads): "
-          f"torch {t_torch * 1e3:.0f} ms ({32 / t_torch:.0f} img/s), "
-          f"onnxruntime {t_ort * 1e3:.0f} ms ({32 / t_ort:.0f} img/s)")

@@ -105,6 +105,42 @@ def test_larger_batches_every_isa(isa_switch: None, words: int) -> None:
         check_all_isas(q, g, threads)
 
 
+DENSE_WORDS = [31, 32, 33, 64, 100]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("words", DENSE_WORDS)
+def test_dense_rows_every_isa(isa_switch: None, isa: str, words: int) -> None:
+    """Long rows (odd word counts around the vector and unroll widths, and multiples of
+    them): all-ones against all-zeros is 64 bits per word, every word counted once."""
+    ops.use_kernel_isa("hamming", isa)
+    assert ops.kernel_isas()["hamming"] == isa
+    ones = np.full((3, words), np.iinfo(np.uint64).max, dtype=np.uint64)
+    zeros = np.zeros((5, words), dtype=np.uint64)
+    for threads in THREADS:
+        got = _core.hamming(ones, zeros, threads=threads)
+        np.testing.assert_array_equal(got, np.full((3, 5), 64 * words, np.int32),
+                                      err_msg=f"kernel set {isa}, {words} words, threads {threads}")
+        np.testing.assert_array_equal(_core.hamming(zeros, ones, threads=threads),
+                                      np.full((5, 3), 64 * words, np.int32))
+        np.testing.assert_array_equal(_core.hamming(ones, ones, threads=threads), np.zeros((3, 3), np.int32))
+    np.testing.assert_array_equal(ops.hamming(ones, zeros), np.full((3, 5), 64 * words, np.int32))
+    # one set bit in the last word, and in the first: a distance of exactly 1
+    last, first = zeros[:1].copy(), zeros[:1].copy()
+    last[0, -1] = np.uint64(1) << np.uint64(63)
+    first[0, 0] = np.uint64(1)
+    assert _core.hamming(last, zeros[:1], threads=1)[0, 0] == 1
+    assert _core.hamming(first, last, threads=1)[0, 0] == 2
+    # random dense rows against numpy
+    rng = np.random.default_rng(words)
+    q, g = random_words(rng, 4, words), random_words(rng, 37, words)
+    want = reference(q, g)
+    for threads in THREADS:
+        np.testing.assert_array_equal(_core.hamming(q, g, threads=threads), want,
+                                      err_msg=f"kernel set {isa}, {words} words, threads {threads}")
+    np.testing.assert_array_equal(ops.hamming(q, g), want)
+
+
 def test_sparse_bits_every_isa(isa_switch: None) -> None:
     """Single set bits in every position: a distance of 1 or 2 lands in the right row."""
     words = 9

@@ -294,8 +294,8 @@ def face_only_linkage_scores(
         :math:`d(w_a, w_b)`), ``-(t + 1)`` where decoding failed.
 
     Raises:
-        InvalidArgument: malformed arguments or helper bytes.
-        InvalidHelperData: a helper without a KeyGen header.
+        InvalidArgument: malformed arguments (a helper that is not bytes or HelperData).
+        InvalidHelperData: malformed helper bytes, or a helper without a KeyGen header.
         PipelineMismatch: a secret-mode helper, or one of another code or binarizer.
     """
     parsed = _parse_helpers(kg, helpers, "face-only", "helpers")
