@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -116,6 +117,13 @@ py::tuple sample_sphere(const Array<T>& centers, const Array<T>& radii, size_t s
   require(centers.ndim() == 2 && radii.ndim() == 1 && dim(radii, 0) == dim(centers, 0),
           "centers must be (N, d) and radii (N,)");
   const size_t N = dim(centers, 0), d = dim(centers, 1);
+  require(d >= 1, "centers must have at least one dimension (d >= 1)");
+  require(samples >= 1, "samples must be >= 1");
+  // N * samples * d elements in each of z and u: refuse before the products overflow size_t
+  constexpr size_t kMaxElements = size_t(1) << 40;
+  require(N <= kMaxElements && samples <= kMaxElements / std::max<size_t>(1, N) &&
+              N * samples <= kMaxElements / d,
+          "N * samples * d is too large (at most 2^40 values)");
   Array<T> z({N, samples, d}), u({N, samples, d});
   const T* c = centers.data();
   const T* r = radii.data();

@@ -9,6 +9,9 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <atomic>
+#include <stdexcept>
+#include <string>
 #include <cstdint>
 #include <cstring>
 #include <tuple>
@@ -17,6 +20,7 @@
 #include "../csrc/dispatch.hpp"
 #include "../csrc/linear/fwht_math.hpp"
 #include "../csrc/ops/philox.hpp"
+#include "../csrc/parallel.hpp"
 
 namespace py = pybind11;
 
@@ -73,5 +77,20 @@ void bind_testing(py::module_& m) {
         return std::make_tuple(x, y);
       },
       py::arg("x"), py::arg("y"), "One butterfly of the transform: (x + y, x - y) in float32.");
+  m.def(
+      "parallel_rows_failing_at",
+      [](size_t rows, int threads, size_t failing_row) {
+        std::atomic<size_t> done{0};
+        py::gil_scoped_release release;
+        fuzzykey::parallel_rows(rows, threads, 1, [&](size_t begin, size_t end) {
+          if (begin <= failing_row && failing_row < end) {
+            throw std::runtime_error("row " + std::to_string(failing_row) + " failed");
+          }
+          done += end - begin;
+        });
+        return done.load();
+      },
+      py::arg("rows"), py::arg("threads"), py::arg("failing_row"),
+      "parallel_rows over rows with a body that throws on the range holding failing_row\n"
+      "(rows beyond it: no failure); returns the rows processed.");
 }
-

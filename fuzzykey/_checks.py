@@ -21,13 +21,19 @@ def as_int(value: Any, name: str) -> int:
     return operator.index(value)
 
 
+#: The most threads one call may ask for (the native core never starts more).
+MAX_THREADS = 256
+
+
 def as_threads(threads: int | None) -> int:
-    """Thread count for the native core; ``None`` (or 0) means all cores."""
+    """Thread count for the native core; ``None`` (or 0) means all cores, at most :data:`MAX_THREADS`."""
     if threads is None:
         return 0
     value = as_int(threads, "threads")
-    if value < 0:
-        raise InvalidArgument(f"threads must be >= 0 (0 or None: all cores), got {value}")
+    if not 0 <= value <= MAX_THREADS:
+        raise InvalidArgument(
+            f"threads must be from 0 to {MAX_THREADS} (0 or None: all cores), got {value}"
+        )
     return value
 
 

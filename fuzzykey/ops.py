@@ -66,6 +66,8 @@ __all__ = [
     "cuda_built",
 ]
 
+_MAX_SAMPLE_VALUES = 1 << 40  # sample_sphere's N * n_samples * d, as the native core bounds it
+
 # Values of x @ projection held at once by binarize (16 MiB of float32): large enough for
 # BLAS to run at full speed, small enough to stay in the last-level cache for the packing pass.
 _BLOCK_VALUES = 1 << 22
@@ -442,6 +444,11 @@ def sample_sphere(centers: Any, radii: Any, n_samples: int, seed: int | None = N
         )
     if int(c.shape[1]) < 1:
         raise InvalidArgument("centers must have at least one dimension (d >= 1)")
+    values = int(c.shape[0]) * n_samples * int(c.shape[1])
+    if values > _MAX_SAMPLE_VALUES:
+        raise InvalidArgument(
+            f"N * n_samples * d = {values} values is too many (at most 2^40); got n_samples={n_samples}"
+        )
     _check_finite(c, "centers")
     _check_finite(r, "radii")
     if _is_tensor(c):

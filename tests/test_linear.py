@@ -433,7 +433,7 @@ def test_workspace_budget_bounds_the_threads() -> None:
     assert small.decode_threads(100, threads=1) == 1
     with pytest.raises(InvalidArgument, match="rows must be >= 0, got -1"):
         small.decode_threads(-1)
-    with pytest.raises(InvalidArgument, match="threads must be >= 0"):
+    with pytest.raises(InvalidArgument, match="threads must be from 0 to 256"):
         small.decode_threads(5, threads=-2)
 
 
@@ -547,7 +547,7 @@ def test_llr_validation() -> None:
     expected = "the absolute values of row 1 of llrs sum to 1.2e+38, at least 2^126"
     with pytest.raises(InvalidArgument, match=re.escape(expected)):
         code.ml_decode_batch(huge)
-    with pytest.raises(InvalidArgument, match="threads must be >= 0"):
+    with pytest.raises(InvalidArgument, match="threads must be from 0 to 256"):
         code.ml_decode_batch(np.zeros((1, 6), np.float32), threads=-1)
     with pytest.raises(InvalidArgument, match="msg must have 4 bits per row, got shape"):
         code.encode(np.zeros(5, np.uint8))

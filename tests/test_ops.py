@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fuzzykey
-from fuzzykey import _core, ops
+from fuzzykey import BCHCode, _core, ops
 from fuzzykey._core import testing as core_testing
 from fuzzykey.errors import CudaUnavailable, FuzzyKeyError, InvalidArgument
 
@@ -824,3 +824,34 @@ def test_hamming_out_buffer_is_filled_and_returned():
     for bad in (np.empty((3, 49), np.int32), np.empty((3, 50), np.int64), np.empty((50, 3), np.int32).T):
         with pytest.raises(InvalidArgument, match="out"):
             ops.hamming(q, g, out=bad)
+
+
+# --------------------------------------------------------------------------- hostile arguments
+def test_native_threads_propagate_exceptions_instead_of_aborting() -> None:
+    """An exception on a worker thread is rethrown after every thread is joined (no std::terminate)."""
+    assert core_testing.parallel_rows_failing_at(1000, 4, 10**9) == 1000  # no failure: every row done
+    for failing in (0, 499, 999):  # the calling thread's range and the workers' ranges
+        with pytest.raises(RuntimeError, match=f"row {failing} failed"):
+            core_testing.parallel_rows_failing_at(1000, 4, failing)
+
+
+@pytest.mark.parametrize("threads", [2**40, 257, -1])
+def test_threads_are_bounded_where_they_enter(threads: int) -> None:
+    bits = np.zeros((4, 64), np.uint8)
+    with pytest.raises(InvalidArgument, match="threads must be from 0 to 256"):
+        ops.pack_bits(bits, threads=threads)
+    with pytest.raises(InvalidArgument, match="threads must be from 0 to 256"):
+        BCHCode(6, 3).decode_batch(np.zeros((2, 63), np.uint8), threads=threads)
+
+
+def test_sample_sphere_refuses_what_would_hang_or_overflow() -> None:
+    centers, radii = np.zeros((2, 0), np.float32), np.ones(2, np.float32)
+    with pytest.raises(InvalidArgument, match="d >= 1"):
+        ops.sample_sphere(centers, radii, 3)
+    with pytest.raises(ValueError, match="d >= 1"):  # the native entry point guards itself
+        _core.sample_sphere(centers, radii, 3, 1)
+    ok_centers = np.zeros((2, 4), np.float32)
+    with pytest.raises(InvalidArgument, match="at most 2\\^40"):
+        ops.sample_sphere(ok_centers, radii, 2**62)
+    with pytest.raises(ValueError, match="too large"):
+        _core.sample_sphere(ok_centers, radii, 2**62, 1)
