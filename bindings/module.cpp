@@ -113,6 +113,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("n", &BchCode::n)
       .def_property_readonly("k", &BchCode::k)
       .def_property_readonly("full_length", &BchCode::full_length)
+      .def_property_readonly("table_bytes", &BchCode::table_bytes)
       .def("generator", &generator)
       .def("encode_batch", &encode_batch, py::arg("msgs").noconvert(), py::arg("threads") = 0)
       .def("decode_batch", &decode_batch, py::arg("words").noconvert(), py::arg("threads") = 0)

@@ -325,15 +325,27 @@ BchCode::Workspace BchCode::make_workspace() const {
   return ws;
 }
 
+size_t BchCode::bitsliced_words(size_t* syn_words, size_t* chien_words) const {
+  const size_t m = static_cast<size_t>(field_.m()), T = static_cast<size_t>(t_);
+  const size_t chunks = (words_ + kChunkWords - 1) / kChunkWords;
+  *syn_words = leaders_.size() * m * parity_words_;
+  *chien_words = chunks * (T + 1) * m * kChunkWords;  // + an all-zero plane, k - 1 = t
+  // Short codes decode faster on the scalar paths (a Chien block is 256 positions).
+  if (n_ < kMinBitslicedLength) return 0;
+  const size_t total = *syn_words + *chien_words;
+  return total * sizeof(uint64_t) > table_budget_ ? 0 : total;
+}
+
+size_t BchCode::table_bytes() const {
+  size_t syn_words = 0, chien_words = 0;
+  return lfsr_table_.size() + bitsliced_words(&syn_words, &chien_words) * sizeof(uint64_t);
+}
+
 void BchCode::ensure_tables() const {
   std::call_once(tables_once_, [this] {
     const size_t m = static_cast<size_t>(field_.m()), T = static_cast<size_t>(t_);
-    const size_t chunks = (words_ + kChunkWords - 1) / kChunkWords;
-    const size_t syn_words = leaders_.size() * m * parity_words_;
-    const size_t chien_words = chunks * T * m * kChunkWords;
-    // Short codes decode faster on the scalar paths (a Chien block is 256 positions).
-    if (n_ < kMinBitslicedLength) return;
-    if ((syn_words + chien_words) * sizeof(uint64_t) > table_budget_) return;
+    size_t syn_words = 0, chien_words = 0;
+    if (bitsliced_words(&syn_words, &chien_words) == 0) return;
     const uint32_t N = field_.order();
     syn_planes_.assign(syn_words, 0);
     chien_planes_.assign(chien_words, 0);
@@ -356,7 +368,7 @@ void BchCode::ensure_tables() const {
       for (size_t p = 0; p < static_cast<size_t>(n_); ++p) {
         const uint32_t v = field_.expz(static_cast<uint32_t>(e));
         const size_t w = p >> 6, c = w / kChunkWords, q = w % kChunkWords;
-        uint64_t* base = chien_planes_.data() + ((c * T + (k - 1)) * m) * kChunkWords;
+        uint64_t* base = chien_planes_.data() + ((c * (T + 1) + (k - 1)) * m) * kChunkWords;
         for (size_t b = 0; b < m; ++b) {
           base[b * kChunkWords + q] |= static_cast<uint64_t>((v >> b) & 1u) << (p & 63);
         }
@@ -410,33 +422,40 @@ int BchCode::berlekamp_massey(Workspace& ws) const {
   std::fill(ws.prev.begin(), ws.prev.end(), 0u);
   lam[0] = 1;
   prev[0] = 1;
-  int L = 0, Lp = 0, shift = 1;
+  // Fixed work for every syndrome (timing): t iterations, each with loops of
+  // fixed length (t + 1, or r + 1 while r < t) whatever L, d or the branch
+  // taken. Coefficients past the degree are zero, and logz[0] is the sentinel
+  // whose expz is 0, so the extra terms add nothing: the result is that of the
+  // textbook loops over i <= L and over prev's degree. L > t fails at the end instead of
+  // at once (the same -1).
+  const size_t cap = ws.lambda.size();
+  int L = 0, shift = 1;
   uint32_t b_log = 0;
+  bool failed = false;
   for (int r = 0; r < 2 * T; r += 2) {
     uint32_t d = ws.syn[r + 1];
-    for (int i = 1; i <= L; ++i) d ^= expz[logz[lam[i]] + logS[r + 1 - i]];
-    if (d == 0) {
-      shift += 2;
-      continue;
-    }
-    uint32_t coef = logz[d] + N - b_log;
+    const int top = std::min(T, r);  // L <= r here, and r + 1 - i >= 1
+    for (int i = 1; i <= top; ++i) d ^= expz[logz[lam[i]] + logS[r + 1 - i]];
+    const uint32_t nonzero = d != 0 ? 1u : 0u;
+    const uint32_t mask = 0u - nonzero;
+    const uint32_t d_log = logz[d | (nonzero ^ 1u)];  // log 1 = 0 stands in for d = 0
+    uint32_t coef = d_log + N - b_log;
     if (coef >= N) coef -= N;
-    if (2 * L <= r) {
-      std::copy(lam, lam + L + 1, tmp);
-      for (int i = 0; i <= Lp; ++i) lam[i + shift] ^= expz[coef + logz[prev[i]]];
-      std::fill(prev, prev + Lp + 1, 0u);
-      std::copy(tmp, tmp + L + 1, prev);
-      Lp = L;
-      L = r + 1 - L;
-      b_log = logz[d];
-      shift = 2;
-      if (L > T) return -1;
-    } else {
-      for (int i = 0; i <= Lp; ++i) lam[i + shift] ^= expz[coef + logz[prev[i]]];
-      shift += 2;
+    const bool lengthen = nonzero && 2 * L <= r;
+    const uint32_t keep = lengthen ? ~0u : 0u;
+    std::copy(lam, lam + T + 1, tmp);
+    for (int i = 0; i <= T; ++i) {
+      const size_t at = static_cast<size_t>(i + shift);
+      if (at < cap) lam[at] ^= expz[coef + logz[prev[i]]] & mask;
     }
+    for (int i = 0; i <= T; ++i) prev[i] = (tmp[i] & keep) | (prev[i] & ~keep);
+    const int new_L = r + 1 - L;
+    L = lengthen ? new_L : L;
+    b_log = lengthen ? d_log : b_log;
+    shift = lengthen ? 2 : shift + 2;
+    failed = failed || L > T;
   }
-  return L;
+  return failed ? -1 : L;
 }
 
 int BchCode::chien(int L, Workspace& ws) const {
@@ -464,29 +483,36 @@ int BchCode::chien_scalar(int L, Workspace& ws) const {
       uint32_t e = terms[i] + steps[i];
       terms[i] = e >= N ? e - N : e;
     }
-    if (s == 0) {
-      ws.roots.push_back(static_cast<uint32_t>(p));
-      if (static_cast<int>(ws.roots.size()) > L) return -1;
-    }
+    if (s == 0) ws.roots.push_back(static_cast<uint32_t>(p));  // no early exit (timing)
   }
-  return static_cast<int>(ws.roots.size());
+  return static_cast<int>(ws.roots.size()) > L ? -1 : static_cast<int>(ws.roots.size());
 }
 
 int BchCode::chien_bitsliced(int L, Workspace& ws) const {
+  // Every bit's list gets exactly t entries whatever Lambda is (timing): the
+  // coefficients' set bits, then the all-zero plane at index t, which adds
+  // nothing. Lambda_k = 0 for k > L, so scanning k = 1..t finds the same bits.
   const int m = field_.m();
-  const size_t stride = static_cast<size_t>(L) + 1;
+  const size_t T = static_cast<size_t>(t_);
+  const size_t stride = T + 1;
   for (int b = 0; b < m; ++b) ws.bit_counts[b] = 0;
   uint32_t* lists = ws.bit_lists.data();
   uint32_t* counts = ws.bit_counts.data();
-  for (int k = 1; k <= L; ++k) {
-    for (uint32_t v = ws.lambda[k]; v; v &= v - 1) {
-      const int b = __builtin_ctz(v);
-      lists[b * stride + counts[b]++] = static_cast<uint32_t>(k - 1);
+  for (size_t k = 1; k <= T; ++k) {
+    const uint32_t v = ws.lambda[k];
+    for (int b = 0; b < m; ++b) {
+      // Branch-free: write the entry, advance the count only when the bit is set.
+      lists[b * stride + counts[b]] = static_cast<uint32_t>(k - 1);
+      counts[b] += (v >> b) & 1u;
     }
   }
+  for (int b = 0; b < m; ++b) {
+    for (size_t i = counts[b]; i < T; ++i) lists[b * stride + i] = static_cast<uint32_t>(T);
+    counts[b] = static_cast<uint32_t>(T);
+  }
   ws.roots.resize(static_cast<size_t>(L) + 1);
-  ChienArgs args{chien_planes_.data(), static_cast<size_t>(t_), words_,      static_cast<size_t>(n_),
-                 ws.bit_lists.data(),  stride,                  ws.bit_counts.data(), ws.roots.data(),
+  ChienArgs args{chien_planes_.data(), T + 1,                words_,          static_cast<size_t>(n_),
+                 ws.bit_lists.data(),  stride,               ws.bit_counts.data(), ws.roots.data(),
                  static_cast<size_t>(L)};
   const int found = bch_kernels().chien(m, args);
   ws.roots.resize(found < 0 ? 0 : static_cast<size_t>(found));
@@ -497,10 +523,9 @@ int BchCode::decode_packed(const uint64_t* packed, Workspace& ws) const {
   ensure_tables();
   ws.roots.clear();
   // w mod g is zero exactly for codewords, and has w's syndromes (g(alpha^j) = 0).
+  // A codeword (w mod g = 0) is not settled early: it runs the same syndrome,
+  // Berlekamp-Massey and Chien work as any other word (timing), and gives 0.
   remainder(packed, ws.rem.data(), ws.ring.data());
-  bool zero = true;
-  for (uint64_t x : ws.rem) zero = zero && x == 0;
-  if (zero) return 0;
   syndromes(ws.rem.data(), ws);
   const size_t T = static_cast<size_t>(t_);
   for (size_t j = 1; j <= 2 * T; ++j) ws.log_syn[j] = field_.logz_table()[ws.syn[j]];

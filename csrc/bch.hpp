@@ -65,6 +65,11 @@ class BchCode {
     return bitsliced_;
   }
 
+  // Bytes of lookup tables this code holds once it has decoded: the encoding
+  // (LFSR) table, plus the bitsliced tables when they fit the budget, counted
+  // whether or not they are built yet (they are built on the first decode).
+  size_t table_bytes() const;
+
   // msg: k bytes 0/1; out: n bytes 0/1.
   void encode(const uint8_t* msg, uint8_t* out) const;
   // word: n bytes 0/1; out: n bytes, the corrected codeword (or a copy of word
@@ -114,6 +119,8 @@ class BchCode {
   void build_lfsr_table();
   void encode_with(const uint8_t* msg, uint8_t* out, Workspace& ws) const;
   void ensure_tables() const;
+  // Words of the bitsliced tables (syndrome, Chien), 0 when they are not used.
+  size_t bitsliced_words(size_t* syn_words, size_t* chien_words) const;
   // r = w mod g (parity_words_ words) for a packed n-bit word w (bits >= n
   // zero); ring: scratch of lfsr_bytes_ bytes.
   void remainder(const uint64_t* w, uint64_t* r, uint8_t* ring) const;
@@ -152,7 +159,7 @@ class BchCode {
   // Bitsliced tables, built on first decode when they fit the memory budget:
   // syn_planes_[((i * m) + b) * parity_words_ + w]: bit p = bit b of
   //   alpha^(leaders_[i] p), for the n - k positions of w mod g
-  // chien_planes_[((c * t + (k-1)) * m + b) * kChunk + q]: for the chunk c of
+  // chien_planes_[((c * (t+1) + (k-1)) * m + b) * kChunk + q]: for the chunk c of
   //   kChunk words, bit p of word q = bit b of alpha^(-k p)
   mutable std::once_flag tables_once_;
   mutable bool bitsliced_ = false;

@@ -67,14 +67,14 @@ int chien(const ChienArgs& a) {
       for (int j = 1; j < M; ++j) nz |= R[j][q];
       uint64_t z = ~nz;
       if (w == a.words - 1 && (a.n & 63)) z &= (uint64_t(1) << (a.n & 63)) - 1;
-      while (z) {
-        if (found == a.max_roots) return -1;
-        a.roots[found++] = static_cast<uint32_t>(64 * w + __builtin_ctzll(z));
+      while (z) {  // no early exit on too many roots (timing): count them all
+        if (found < a.max_roots) a.roots[found] = static_cast<uint32_t>(64 * w + __builtin_ctzll(z));
+        ++found;
         z &= z - 1;
       }
     }
   }
-  return static_cast<int>(found);
+  return found > a.max_roots ? -1 : static_cast<int>(found);
 }
 
 using SyndromeFn = uint32_t (*)(const uint64_t*, const uint64_t*, size_t);

@@ -75,6 +75,8 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -90,9 +92,44 @@ MIN_M = 5
 MAX_M = 16
 
 
-@functools.lru_cache(maxsize=64)
+_CACHE_BUDGET_BYTES = 256 << 20  # table memory the native code cache may keep: 256 MiB
+_cache: OrderedDict[tuple[int, int, int], _core.BchCode] = OrderedDict()
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+
+
 def _native(m: int, t: int, n: int) -> _core.BchCode:
-    return _core.BchCode(m, t, n)
+    """The native code of (m, t, n), shared through a cache bounded by table memory.
+
+    Codes are kept least recently used first; a new code evicts the oldest ones
+    until the tables of all kept codes (``table_bytes``: those they hold once they
+    have decoded) fit ``_CACHE_BUDGET_BYTES``. The newest code is always kept, so
+    one code above the budget still works. An evicted code lives on in every
+    BCHCode that holds it; the cache only stops keeping it alive."""
+    global _cache_bytes
+    key = (m, t, n)
+    with _cache_lock:
+        code = _cache.get(key)
+        if code is not None:
+            _cache.move_to_end(key)
+            return code
+    code = _core.BchCode(m, t, n)  # outside the lock: large codes take a while
+    with _cache_lock:
+        if key in _cache:  # another thread built it meanwhile
+            _cache.move_to_end(key)
+            return _cache[key]
+        _cache[key] = code
+        _cache_bytes += int(code.table_bytes)
+        while _cache_bytes > _CACHE_BUDGET_BYTES and len(_cache) > 1:
+            _, old = _cache.popitem(last=False)
+            _cache_bytes -= int(old.table_bytes)
+    return code
+
+
+def _cache_info() -> tuple[int, int]:
+    """(codes kept, their table bytes): for tests."""
+    with _cache_lock:
+        return len(_cache), _cache_bytes
 
 
 @functools.cache

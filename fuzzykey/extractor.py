@@ -579,19 +579,31 @@ class FuzzyExtractor:
         threads: int,
         suffix: bytes,
     ) -> list[bytes | None]:
-        """Stretch, check the tag and derive the key of every decoded row."""
-        rows = [row for row in range(len(helpers)) if decoded[row]]
+        """Stretch, check the tag and derive the key of every row.
+
+        A row that did not decode does the same work as one that did (timing):
+        its IKM is a fixed dummy of the same length (zero bits and the same
+        secret suffix), stretched with the helper's KDF, and its tag is computed
+        and compared; the comparison's result is then ignored and the row gets no
+        key. An attacker who alters a helper and times reproduction thus sees a
+        tag computed whether or not the decoder succeeded."""
+        dummy = np.zeros(recovered.shape[1], dtype=np.uint8)
         stretched = _stretch_all(
-            [np.packbits(recovered[row]).tobytes() + suffix for row in rows],
-            [helpers[row].salt for row in rows],
-            [helpers[row].kdf for row in rows],
+            [
+                np.packbits(recovered[row] if decoded[row] else dummy).tobytes() + suffix
+                for row in range(len(helpers))
+            ],
+            [h.salt for h in helpers],
+            [h.kdf for h in helpers],
             threads,
         )
         out: list[bytes | None] = [None] * len(helpers)
-        for row, ikm in zip(rows, stretched, strict=True):
+        for row, ikm in enumerate(stretched):
             h = helpers[row]
-            if hmac.compare_digest(self._tag(ikm, h), h.tag):
-                out[row] = _hkdf(ikm, h.salt, self._key_bytes, _KEY_LABEL + self._info)
+            same = hmac.compare_digest(self._tag(ikm, h), h.tag)
+            key = _hkdf(ikm, h.salt, self._key_bytes, _KEY_LABEL + self._info)
+            if same and decoded[row]:
+                out[row] = key
         return out
 
     # -- internals ----------------------------------------------------------

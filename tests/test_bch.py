@@ -857,3 +857,69 @@ def test_properties() -> None:
     assert short.full_length == 1023 and short.k == 278 - 123
     assert all(isinstance(v, int) for v in (code.m, code.n, code.k, code.t, code.primitive_poly))
     assert code.generator.dtype == np.uint8
+
+
+# -- the native code cache is bounded by table memory (issue 14, item 10) -----
+
+
+def test_native_table_bytes_counts_the_tables() -> None:
+    from fuzzykey import _core
+
+    small = _core.BchCode(6, 3, 63)  # n < 128: scalar paths, the LFSR table only
+    big = _core.BchCode(10, 155, 1023)
+    assert 0 < small.table_bytes < big.table_bytes
+    before = big.table_bytes
+    assert big.bitsliced  # builds the bitsliced tables: already counted
+    assert big.table_bytes == before
+    forced = _core.BchCode(10, 155, 1023, 0)  # no bitsliced tables at all
+    assert forced.table_bytes < before and not forced.bitsliced
+
+
+def test_code_cache_keeps_table_memory_under_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fuzzykey.bch as bch
+
+    monkeypatch.setattr(bch, "_cache", type(bch._cache)())
+    monkeypatch.setattr(bch, "_cache_bytes", 0)
+    monkeypatch.setattr(bch, "_CACHE_BUDGET_BYTES", 4 << 20)
+    sizes = []
+    for t in range(40, 52):  # distinct codes of about 0.6 MiB of tables each
+        code = BCHCode(13, t)
+        sizes.append(code._code.table_bytes)
+        count, held = bch._cache_info()
+        assert held <= 4 << 20
+        assert held == sum(c.table_bytes for c in bch._cache.values())
+    assert sum(sizes) > 4 << 20 and count < len(sizes)  # something was evicted
+    # Least recently used goes first: touch the oldest kept code, add one more.
+    oldest = next(iter(bch._cache))
+    assert BCHCode(*(oldest[0], oldest[1], oldest[2]))._code is bch._cache[oldest]
+    BCHCode(13, 60)
+    assert oldest in bch._cache
+    # A cached code is shared; an evicted one is rebuilt and still decodes.
+    first = BCHCode(13, 40)
+    assert first == BCHCode(13, 40) and first._code is BCHCode(13, 40)._code
+    msg = np.zeros(first.k, dtype=np.uint8)
+    assert first.decode(first.encode(msg))[1] == 0
+
+
+def test_helper_lengths_are_checked_before_any_code_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fuzzykey.bch as bch
+    from fuzzykey import FuzzyExtractor, HelperData, InvalidHelperData
+
+    _, helper = FuzzyExtractor(BCHCode(6, 3)).generate(np.zeros(63, dtype=np.uint8))
+    raw = helper.to_bytes()
+    built: list[tuple[int, int, int]] = []
+    real = bch._native
+
+    def spy(m: int, t: int, n: int) -> object:
+        built.append((m, t, n))
+        return real(m, t, n)
+
+    monkeypatch.setattr(bch, "_native", spy)
+    for bad in (raw[:-1], raw + b"\x00"):
+        with pytest.raises(InvalidHelperData):
+            HelperData.from_bytes(bad)
+    assert built == []
+    HelperData.from_bytes(raw)
+    assert built == [(6, 3, 63)]

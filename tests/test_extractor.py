@@ -1303,3 +1303,57 @@ if __name__ == "__main__":
         print(f"wrote {VECTORS}")
     else:
         print(__doc__)
+
+
+# -- timing: the failure path does the tag's work too (issue 14, item 6) ------
+
+
+def _spy_tags(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    import fuzzykey.extractor as ex
+
+    seen: list[bytes] = []
+    real = ex.FuzzyExtractor._tag
+
+    def spy(self: ex.FuzzyExtractor, ikm: bytes, helper: HelperData) -> bytes:
+        seen.append(ikm)
+        return real(self, ikm, helper)
+
+    monkeypatch.setattr(ex.FuzzyExtractor, "_tag", spy)
+    return seen
+
+
+def test_decoding_failure_still_computes_a_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    fe = FuzzyExtractor(BCHCode(10, 155), info=b"t")
+    rng = np.random.default_rng(3)
+    w = rng.integers(0, 2, fe.code.n, dtype=np.uint8)
+    _, helper = fe.generate(w)
+    far = w.copy()
+    far[rng.choice(fe.code.n, 200, replace=False)] ^= 1
+    assert fe.code.decode_batch((far ^ helper.sketch_bits)[None, :])[1][0] == -1  # fails
+    seen = _spy_tags(monkeypatch)
+    with pytest.raises(KeyMismatch):
+        fe.reproduce(far, helper)
+    assert len(seen) == 1 and len(seen[0]) == (fe.code.n + 7) // 8  # a same-length dummy IKM
+    seen.clear()
+    out = fe.reproduce_batch(np.stack([far, w]), [helper, helper])
+    assert out[0] is None and out[1] is not None and len(seen) == 2
+
+
+def test_decoding_failure_runs_the_helpers_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fuzzykey.kdf
+
+    fe = FuzzyExtractor(BCHCode(6, 3), kdf=Argon2id(1, 8, 1))
+    w = np.zeros(63, dtype=np.uint8)
+    _, helper = fe.generate(w)
+    calls: list[int] = []
+    real = fuzzykey.kdf.hash_secret_raw
+
+    def spy(*args: object, **kwargs: object) -> bytes:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fuzzykey.kdf, "hash_secret_raw", spy)
+    seen = _spy_tags(monkeypatch)
+    with pytest.raises(KeyMismatch):
+        fe.reproduce(np.ones(63, dtype=np.uint8), helper)  # 63 errors: decoding fails
+    assert calls == [1] and len(seen) == 1
