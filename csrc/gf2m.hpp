@@ -22,18 +22,23 @@ constexpr int kMinM = 5;
 constexpr int kMaxM = 16;
 
 // Conway polynomial of GF(2^m) for m = 5..16, bit i = coefficient of x^i.
-inline uint32_t primitive_poly(int m) {
-  static const uint32_t table[] = {0x25,  0x5b,   0x83,   0x11d,  0x211,  0x46f,
-                                   0x805, 0x10eb, 0x201b, 0x40a9, 0x8035, 0x1002d};
+// m itself, after checking it lies in [kMinM, kMaxM] (before anything shifts by it).
+inline int checked_m(int m) {
   if (m < kMinM || m > kMaxM) {
     throw std::invalid_argument("m must be between 5 and 16, got " + std::to_string(m));
   }
-  return table[m - kMinM];
+  return m;
+}
+
+inline uint32_t primitive_poly(int m) {
+  static const uint32_t table[] = {0x25,  0x5b,   0x83,   0x11d,  0x211,  0x46f,
+                                   0x805, 0x10eb, 0x201b, 0x40a9, 0x8035, 0x1002d};
+  return table[checked_m(m) - kMinM];
 }
 
 class GF2m {
  public:
-  explicit GF2m(int m) : m_(m), n_((1u << m) - 1), poly_(primitive_poly(m)) {
+  explicit GF2m(int m) : m_(checked_m(m)), n_((1u << m_) - 1), poly_(primitive_poly(m_)) {
     expz_.assign(4 * static_cast<size_t>(n_) + 1, 0);
     logz_.assign(static_cast<size_t>(n_) + 1, 0);
     uint32_t x = 1;
