@@ -754,6 +754,33 @@ def test_bad_header_fields(enrolled, fields) -> None:
         fe.reproduce(w, bad)
 
 
+def test_metadata_over_the_cap_is_refused_even_when_the_length_adds_up(enrolled) -> None:
+    """The cap itself, not the length check: meta_len = 2^20 + 1 with exactly that many bytes."""
+    _, _, _, raw = enrolled
+    h = HelperData.from_bytes(raw)
+    over = (1 << 20) + 1
+    body = raw[HEADER.size : HEADER.size + 32 + len(h.sketch)]  # salt and sketch
+    bad = _repack(raw, meta_len=over)[: HEADER.size] + body + b"\x00" * over + h.tag
+    assert len(bad) == HEADER.size + 32 + len(h.sketch) + over + 32  # consistent length
+    with pytest.raises(InvalidHelperData, match="metadata"):
+        HelperData.from_bytes(bad)
+    at_cap = _repack(raw, meta_len=1 << 20)[: HEADER.size] + body + b"\x00" * (1 << 20) + h.tag
+    assert HelperData.from_bytes(at_cap).metadata == b"\x00" * (1 << 20)  # the cap itself parses
+
+
+def test_generate_batch_gives_every_row_its_own_salt_and_codeword() -> None:
+    """Equal enrolled strings must not share a salt or a codeword (or the helpers would link)."""
+    fe = FuzzyExtractor(BCHCode(8, 4))  # k = 223: two fresh codewords never collide by chance
+    w = np.tile(random_bits(np.random.default_rng(5), fe.code.n), (6, 1))
+    keys, helpers = fe.generate_batch(w)
+    assert len({h.salt for h in helpers}) == 6
+    sketches = {h.sketch for h in helpers}
+    assert len(sketches) == 6  # same w, so distinct sketches mean distinct codewords w ^ s
+    assert len(set(keys)) == 6
+    for row, (key, helper) in enumerate(zip(keys, helpers, strict=True)):
+        assert fe.reproduce(w[row], helper) == key
+
+
 def test_k_inconsistent(enrolled) -> None:
     fe, w, _, raw = enrolled
     k = HEADER.unpack_from(raw)[5]
