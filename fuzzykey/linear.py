@@ -391,7 +391,7 @@ class LinearCode:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LinearCode):
             return NotImplemented
-        return self._digest == other._digest and bool(np.array_equal(self._generator, other._generator))
+        return self._digest == other.digest and bool(np.array_equal(self._generator, other.generator))
 
     def __hash__(self) -> int:
         return hash((LinearCode, self._digest))

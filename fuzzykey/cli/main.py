@@ -56,12 +56,12 @@ class _RobustnessGroup(FuzzyKeyGroup):
         if cmd_name not in self.list_commands(ctx):
             return None
         try:
-            from . import experiments
+            from .experiments import lfw_command, mnist_command
         except ImportError as exc:
             raise fail(
                 f"fuzzykey robustness needs torch ({exc}): pip install 'fuzzykey[torch]'", EXIT_MODEL
             ) from None
-        command: click.Command = experiments.lfw_command if cmd_name == "lfw" else experiments.mnist_command
+        command: click.Command = lfw_command if cmd_name == "lfw" else mnist_command
         return command
 
 
