@@ -153,7 +153,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -519,15 +519,23 @@ class FuzzyExtractor:
         *,
         secret: bytes | None = None,
         threads: int | None = None,
+        accept: Callable[[NDArray[np.uint8]], Any] | None = None,
     ) -> list[bytes | None]:
         """Row i of ``llrs`` (shape (rows, n)) against ``helpers[i]``, as
-        :meth:`reproduce_soft`; None where the key is not recovered."""
+        :meth:`reproduce_soft`; None where the key is not recovered.
+
+        ``accept``: an optional gate, called once with the recovered bits of
+        every row, shape (rows, n) uint8, and returning one bool per row; a row
+        it refuses gets no key, after the same stretching and tag work as any
+        other (a biometric check on the decoded enrollment, for instance
+        :func:`fuzzykey.zeroleak.verification_scores` against a threshold).
+        """
         self._need_linear("reproduce_soft_batch")
         suffix = _secret_suffix(secret)
         x = _as_llrs(llrs, "llrs", ndim=2, length=self._code.n)
         self._check_count(x.shape[0], helpers)
         checked = [self._check_helper(h) for h in helpers]
-        return self._reproduce_soft(x, checked, as_threads(threads), suffix)
+        return self._reproduce_soft(x, checked, as_threads(threads), suffix, accept)
 
     def _reproduce_hard(
         self,
@@ -552,7 +560,12 @@ class FuzzyExtractor:
         return self._finish(np.bitwise_xor(codewords, sketches), decoded, helpers, threads, suffix)
 
     def _reproduce_soft(
-        self, llrs: NDArray[np.float32], helpers: list[HelperData], threads: int, suffix: bytes
+        self,
+        llrs: NDArray[np.float32],
+        helpers: list[HelperData],
+        threads: int,
+        suffix: bytes,
+        accept: Callable[[NDArray[np.uint8]], Any] | None = None,
     ) -> list[bytes | None]:
         if not helpers:
             return []
@@ -560,8 +573,17 @@ class FuzzyExtractor:
         # c_i = w_i XOR s_i: where s_i = 1 the codeword bit is w_i's complement.
         codeword_llrs = np.where(sketches == 1, -llrs, llrs).astype(np.float32)
         codewords = self._ml_decode(codeword_llrs, threads)
+        recovered = np.bitwise_xor(codewords, sketches)
         decoded = np.ones(len(helpers), dtype=bool)
-        return self._finish(np.bitwise_xor(codewords, sketches), decoded, helpers, threads, suffix)
+        if accept is not None:
+            verdict = np.asarray(accept(recovered.copy()))
+            if verdict.shape != (len(helpers),) or verdict.dtype != np.bool_:
+                raise InvalidArgument(
+                    f"accept must return one bool per row, shape ({len(helpers)},); got "
+                    f"shape {verdict.shape}, dtype {verdict.dtype}"
+                )
+            decoded &= verdict
+        return self._finish(recovered, decoded, helpers, threads, suffix)
 
     def _ml_decode(self, llrs: NDArray[np.float32], threads: int) -> NDArray[np.uint8]:
         code = self._code

@@ -30,7 +30,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 LAYERS = {"core": 0, "face": 1, "robust": 1, "keys": 2, "api": 3, "evaluation": 4, "cli": 5}
 CORE = {"errors", "_checks", "_core", "bch", "helper", "extractor", "ops", "linear", "kdf"}
-KEYS = {"binarizers", "header", "passwords", "security", "keygen"}
+KEYS = {"binarizers", "header", "passwords", "security", "keygen", "discriminant", "zeroleak", "facekeys"}
 HEAVY = ("torch", "cv2", "onnxruntime", "onnx", "PIL")
 
 
