@@ -35,6 +35,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -220,11 +221,15 @@ def realpath(
         imp[i] for i in rng.choice(len(imp), count - count // 2, replace=False)
     ]
     dec, gated = outcomes(zk, x, sample, False, np.random.default_rng(0))
-    got = np.zeros(len(sample), bool)
     t0 = time.perf_counter()
-    for i, (e, p) in enumerate(sample):
+
+    def attempt(item: tuple[NDArray[np.int64], int]) -> bool:
+        e, p = item
         key, helper = zk.enroll_embedding(x[e])
-        got[i] = zk.reproduce_embeddings(x[p][None, :], helper, threads=1)[0] == key
+        return bool(zk.reproduce_embeddings(x[p][None, :], helper, threads=1)[0] == key)
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Argon2id releases the GIL
+        got = np.array(list(pool.map(attempt, sample)), dtype=bool)
     return {
         "attempts": len(sample),
         "keys_real_path": int(got.sum()),
@@ -235,6 +240,83 @@ def realpath(
     }
 
 
+def write_security(record: dict[str, Any], zk: ZeroLeakageKeys) -> None:
+    """The figures KeyGen.security reports for the shipped zero-leakage pipeline (k = 16)."""
+    schemes = {}
+    for mode, label in (("face-only", "face-only"), ("two-factor", "two-factor, secret stolen")):
+        rows = {(r["photos"], r["k"]): r for r in record["rows"] if r["mode"] == label}
+        one = rows[(1, 16)]
+        figures = {
+            "frr": round(one["frr"], 4),
+            "n_genuine": one["genuine"],
+            "impostor_keys": one["impostor"]["keys"],
+            "n_impostor": one["impostor"]["attempts"],
+            "far_bits_95": round(one["impostor"]["minus_log2_far_95"], 2),
+            "frr_3_photos_k20": round(rows[(3, 20)]["frr"], 4),
+            "guesswork_log2_mean_helper_only": round(record["guesswork"]["log2_mean_guesswork"], 2),
+            "zero_leakage_mi_bits_total": round(record["leakage"]["mi_bits_total"], 3),
+        }
+        if mode == "two-factor":
+            figures["condition"] = (
+                "secret stolen (the attacker holds it); without it the helper is worth the secret"
+            )
+        schemes[mode] = {"pipeline": zk.pipeline(mode), "figures": figures}  # type: ignore[arg-type]
+    doc = {"data": "LFW-dev half B (people disjoint from the transform's fit), first 6 photos per person",
+           "command": record["command"], "schemes": schemes}
+    path = os.path.join(os.path.dirname(__file__), "..", "fuzzykey", "data", "security_zl_v1.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
+MI_BOUND_BITS = 49.1  # README: Gaussian MI between two SFace embeddings of one person, all of LFW-dev
+
+
+def frr_sweep(x: NDArray[np.float64], labels: NDArray[np.int64], half_b: NDArray[np.bool_]) -> dict[str, Any]:
+    """Face-only FRR (gate included) for every code dimension, 1 and 3 enrollment photos."""
+    out: dict[str, Any] = {}
+    for photos in (1, 3):
+        genuine, _ = trials(labels, half_b, photos, 1, np.random.default_rng(0))
+        out[str(photos)] = {}
+        for k in range(15, 25):
+            _, gated = outcomes(ZeroLeakageKeys(k=k), x, genuine, False, np.random.default_rng(0))
+            out[str(photos)][str(k)] = float(1 - gated.mean())
+    return out
+
+
+def plot(record: dict[str, Any], path: str) -> None:
+    """FRR against security bits: k (the 2^k bound), and -log2 FAR where measured, with the MI bound."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for photos, style in (("1", "o-"), ("3", "s-")):
+        sweep = record["sweep"][photos]
+        ks = sorted(int(k) for k in sweep)
+        ax.plot(ks, [100 * sweep[str(k)] for k in ks], style,
+                label=f"zero-leakage face-only, {photos} photo{'s' if photos == '3' else ''}: k")
+    for r in record["rows"]:
+        if r["mode"] == "face-only":
+            marker = "^" if r["photos"] == 1 else "v"
+            ax.plot(r["impostor"]["minus_log2_far_95"], 100 * r["frr"], marker, color="C2", ms=8)
+    ax.plot([], [], "^", color="C2", label="same, -log2 FAR (95 % bound; 1 and 3 photos)")
+    ax.plot([36], [90.0], "x", color="C3", ms=9, label="sign-bit face-only (older): k = 36")
+    ax.plot([123], [2.32], "P", color="C4", ms=9,
+            label="secret mode: k = 123 with the secret stolen = 0 bits")
+    ax.axvline(MI_BOUND_BITS, color="grey", ls="--", label=f"encoder limit: {MI_BOUND_BITS} bits MI")
+    ax.axhline(10, color="grey", ls=":", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("security bits (log scale)")
+    ax.set_ylabel("FRR, % (LFW-dev half B)")
+    ax.set_ylim(0, 25)
+    ax.set_xlim(8, 160)
+    ax.legend(fontsize=7.5, loc="upper left")
+    ax.set_title("Face keys: false rejections against bits, SFace on LFW-dev half B")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--impostors", type=int, default=300_000)
@@ -243,8 +325,23 @@ def main() -> None:
     p.add_argument("--data", default=None)
     p.add_argument("--json")
     p.add_argument("--md")
+    p.add_argument("--plot", help="also sweep k = 15..24 (genuine only) and draw FRR against bits here")
+    p.add_argument("--from-json", help="take the other figures from this earlier run's JSON")
+    p.add_argument("--write-security", action="store_true",
+                   help="write fuzzykey/data/security_zl_v1.json (what KeyGen.security reports)")
     args = p.parse_args()
     x, labels, half_b = load(args.data)
+    if args.from_json:
+        with open(args.from_json) as f:
+            earlier = json.load(f)
+        if args.plot:
+            earlier["sweep"] = frr_sweep(x, labels, half_b)
+            plot(earlier, args.plot)
+            with open(args.from_json, "w") as f:
+                json.dump(earlier, f, indent=1)
+        if args.write_security:
+            write_security(earlier, ZeroLeakageKeys(k=16))
+        return
     rng = np.random.default_rng(2026)
     rows = []
     for photos, ks in ((1, (16, 20)), (3, (20, 24))):
@@ -275,7 +372,9 @@ def main() -> None:
     genuine, imp = trials(labels, half_b, 1, 20_000, np.random.default_rng(5))
     real = realpath(zk16, x, genuine, imp, args.realpath, np.random.default_rng(6)) if args.realpath else {}
     print(json.dumps(real), flush=True)
+    sweep = frr_sweep(x, labels, half_b) if args.plot else {}
     record = {
+        "sweep": sweep,
         "command": command_line(),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
         "transform": repr(zk16.transform),
@@ -299,6 +398,10 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)
+    if args.write_security:
+        write_security(record, zk16)
+    if args.plot:
+        plot(record, args.plot)
     if args.md:
         with open(args.md, "w") as f:
             f.write(

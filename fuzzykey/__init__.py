@@ -51,6 +51,7 @@ from .errors import (
     PipelineMismatch,
 )
 from .extractor import FuzzyExtractor
+from .facekeys import ZeroLeakageKeys
 from .helper import HelperData
 from .kdf import Argon2id, KdfLimits
 from .keygen import Enrollment, KeyGen
@@ -61,6 +62,7 @@ from .security import SecurityEstimate
 __all__ = [
     "KeyGen",
     "Enrollment",
+    "ZeroLeakageKeys",
     "SecurityEstimate",
     "password_secret",
     "BCHCode",

@@ -50,6 +50,7 @@ import base64
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,7 +61,7 @@ from ._checks import as_int
 from .discriminant import DiscriminantTransform, sface_discriminant
 from .errors import InvalidArgument, InvalidHelperData, KeyMismatch, PipelineMismatch
 from .extractor import FuzzyExtractor
-from .header import parse_header_json
+from .header import check_public, parse_header_json
 from .helper import MAX_KEY_BYTES, HelperData
 from .kdf import Argon2id, KdfLimits
 from .zeroleak import (
@@ -81,6 +82,8 @@ SECRET_MIN_BYTES = 16
 NONCE_BYTES = 16
 MAX_PHOTOS = 64
 _INFO = b"fuzzykey/zeroleak/v1\x00"
+DEFAULT_ENCODER = "sface-2021dec-int8bq"
+DEFAULT_DETECTOR = "yunet-2023mar-int8bq"
 _HEX = re.compile(r"^[0-9a-f]*$")
 _MISMATCH = (
     "the key could not be reproduced: another person, too different a photo, a wrong secret, "
@@ -100,12 +103,17 @@ class ZeroLeakageHeader:
     gate: float
     positions: NDArray[np.uint16]
     nonce: bytes
+    encoder: str = DEFAULT_ENCODER
+    detector: str = DEFAULT_DETECTOR
+    app: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         doc: dict[str, Any] = {
             "format": HEADER_FORMAT,
             "version": HEADER_VERSION,
             "mode": self.mode,
+            "encoder": self.encoder,
+            "detector": self.detector,
             "transform": self.transform,
             "transform_digest": self.transform_digest,
             "k": self.k,
@@ -115,6 +123,8 @@ class ZeroLeakageHeader:
         }
         if self.mode == "two-factor":
             doc["nonce"] = self.nonce.hex()
+        if self.app is not None:
+            doc["app"] = self.app
         return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
@@ -141,11 +151,18 @@ def read_zero_leakage_header(
         transform, digest = doc["transform"], doc["transform_digest"]
         k, photos, gate, positions = doc["k"], doc["images"], doc["gate"], doc["positions"]
         nonce_hex = doc.get("nonce", "")
+        encoder, detector, app = doc["encoder"], doc["detector"], doc.get("app")
     except KeyError as exc:
         raise InvalidHelperData(f"the zero-leakage header misses {exc.args[0]!r}") from exc
-    if not (isinstance(transform, str) and isinstance(digest, str) and isinstance(positions, str)):
-        raise InvalidHelperData("the zero-leakage header's transform, digest and positions must be strings")
-    if not (isinstance(k, int) and isinstance(photos, int) and 1 <= photos <= MAX_PHOTOS):
+    if not all(isinstance(v, str) for v in (transform, digest, positions, encoder, detector)):
+        raise InvalidHelperData(
+            "the zero-leakage header's transform, digest, positions, encoder and detector must be strings"
+        )
+    if app is not None and not isinstance(app, dict):
+        raise InvalidHelperData("the zero-leakage header's app fields must be a JSON object")
+    if not (
+        type(k) is int and type(photos) is int and 1 <= photos <= MAX_PHOTOS  # bools are ints: not here
+    ):
         raise InvalidHelperData(
             f"the zero-leakage header's k and images must be integers, images 1..{MAX_PHOTOS}"
         )
@@ -178,17 +195,20 @@ def read_zero_leakage_header(
         float(gate),
         np.frombuffer(raw, dtype="<u2").astype(np.uint16),
         nonce,
+        encoder,
+        detector,
+        app,
     )
 
 
-def _unit_rows(x: Any, dim: int, name: str) -> NDArray[np.float64]:
+def _unit_rows(x: Any, dim: int, name: str, *, allow_empty: bool = False) -> NDArray[np.float64]:
     a = np.asarray(x)
     if a.dtype.kind not in "fiu":
         raise InvalidArgument(f"{name} must be numeric, got dtype {a.dtype}")
     a = a.astype(np.float64)
     if a.ndim == 1:
         a = a[None, :]
-    if a.ndim != 2 or a.shape[1] != dim or a.shape[0] < 1:
+    if a.ndim != 2 or a.shape[1] != dim or (a.shape[0] < 1 and not allow_empty):
         raise InvalidArgument(f"{name} must have shape ({dim},) or (N, {dim}), got {np.shape(x)}")
     if not np.isfinite(a).all():
         raise InvalidArgument(f"{name} must be finite (found NaN or infinity)")
@@ -211,6 +231,8 @@ class ZeroLeakageKeys:
         key_bytes: key length (default 32).
         info: application label mixed into keys.
         kdf_limits: the largest KDF cost a helper may ask for.
+        encoder, detector: the names of the models whose embeddings these are (recorded in
+            helpers and checked when reproducing; the shipped transform is for SFace on YuNet crops).
     """
 
     def __init__(
@@ -223,7 +245,12 @@ class ZeroLeakageKeys:
         key_bytes: int = 32,
         info: bytes = b"",
         kdf_limits: KdfLimits | None = None,
+        encoder: str = DEFAULT_ENCODER,
+        detector: str = DEFAULT_DETECTOR,
     ) -> None:
+        if not isinstance(encoder, str) or not isinstance(detector, str):
+            raise InvalidArgument("encoder and detector must be the models' names (str)")
+        self.encoder_name, self.detector_name = encoder, detector
         self.transform = transform if transform is not None else sface_discriminant()
         if not isinstance(self.transform, DiscriminantTransform):
             raise InvalidArgument(
@@ -256,6 +283,21 @@ class ZeroLeakageKeys:
     def k(self) -> int:
         return self.code.k
 
+    def pipeline(self, mode: ZlMode) -> dict[str, Any]:
+        """What a helper of ``mode`` must match to reproduce here; it also labels measured figures."""
+        if mode not in ZL_MODES:
+            raise InvalidArgument(f"mode must be 'face-only' or 'two-factor', got {mode!r}")
+        kdf = self.extractor.kdf
+        return {
+            "mode": mode,
+            "encoder": self.encoder_name,
+            "detector": self.detector_name,
+            "transform": self.transform.digest,
+            "code": self.code.digest,
+            "gate": self.gate,
+            "kdf": None if kdf is None else [kdf.time_cost, kdf.memory_kib, kdf.lanes],
+        }
+
     # -- parts used by benchmarks and attacks --------------------------------------
     def enroll_state(
         self, emb: Any, *, secret: bytes | None = None, nonce: bytes = b""
@@ -283,7 +325,7 @@ class ZeroLeakageKeys:
     ) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
         """LLRs of the enrolled bits for probe rows, with the coordinates, correlations and dither
         that :func:`fuzzykey.zeroleak.verification_scores` needs."""
-        y = self.transform.apply(_unit_rows(embs, self.transform.dim, "embs"))
+        y = self.transform.apply(_unit_rows(embs, self.transform.dim, "embs", allow_empty=True))
         rho = self.transform.rho_for(photos)
         dither = None
         if secret is not None:
@@ -292,10 +334,15 @@ class ZeroLeakageKeys:
         return bit_llrs(y, positions, rho, dither), y, rho, dither
 
     # -- enrollment and reproduction -------------------------------------------------
-    def enroll_embedding(self, emb: Any, *, secret: bytes | None = None) -> tuple[bytes, bytes]:
+    def enroll_embedding(
+        self, emb: Any, *, secret: bytes | None = None, public: Mapping[str, Any] | None = None
+    ) -> tuple[bytes, bytes]:
         """Enroll one person from ``(dim,)`` or ``(m, dim)`` embeddings (averaged): ``(key, helper)``.
 
-        With ``secret`` the mode is ``"two-factor"``, else ``"face-only"``."""
+        With ``secret`` the mode is ``"two-factor"``, else ``"face-only"``. ``public``:
+        application fields kept in the header (:func:`fuzzykey.header.check_public`).
+        """
+        app = check_public(public)
         secret = _check_secret(secret)
         nonce = os.urandom(NONCE_BYTES) if secret is not None else b""
         bits, pos, m = self.enroll_state(emb, secret=secret, nonce=nonce)
@@ -308,6 +355,9 @@ class ZeroLeakageKeys:
             self.gate,
             pos,
             nonce,
+            self.encoder_name,
+            self.detector_name,
+            app,
         )
         key, helper = self.extractor.generate(bits, metadata=header.to_bytes(), secret=secret)
         return key, helper.to_bytes()
@@ -334,6 +384,8 @@ class ZeroLeakageKeys:
         if header.mode == "face-only" and secret is not None:
             raise PipelineMismatch("this helper is face-only; do not pass a secret")
         for name, theirs, ours in (
+            ("encoder", header.encoder, self.encoder_name),
+            ("detector", header.detector, self.detector_name),
             ("transform digest", header.transform_digest, self.transform.digest),
             ("k", header.k, self.k),
             ("gate", header.gate, self.gate),

@@ -31,12 +31,15 @@ Example:
     >>> from fuzzykey.header import helper_pipeline, read_helper_header
     >>> emb = np.random.default_rng(1).standard_normal(128).astype(np.float32)
     >>> kg = KeyGen()
-    >>> key, helper = kg.enroll_embedding(emb)
+    >>> key, helper = kg.enroll_embedding(emb, secret=bytes(range(32)))
     >>> h, header = read_helper_header(helper)
     >>> header["mode"], header["images"], header["encoder"]
-    ('face-only', 1, 'sface-2021dec-int8bq')
-    >>> helper_pipeline(h, header) == kg.pipeline("face-only")
+    ('secret', 1, 'sface-2021dec-int8bq')
+    >>> helper_pipeline(h, header) == kg.pipeline("secret")
     True
+
+Zero-leakage helpers ("face-only" and "two-factor" since their introduction) carry
+their own header, read by :func:`fuzzykey.facekeys.read_zero_leakage_header`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ from .kdf import Argon2id
 __all__ = [
     "Mode",
     "MODES",
+    "KeyMode",
+    "KEY_MODES",
     "HEADER_FORMAT",
     "HEADER_VERSION",
     "encode_header",
@@ -67,7 +72,13 @@ __all__ = [
 ]
 
 Mode = Literal["secret", "face-only"]
+#: The schemes of KeyGen-format headers (binarizer + BCH): "secret", and the sign-bit
+#: face-only scheme of helpers written before the zero-leakage modes.
 MODES: tuple[Mode, ...] = ("secret", "face-only")
+KeyMode = Literal["secret", "face-only", "two-factor"]
+#: The modes :meth:`KeyGen.enroll <fuzzykey.KeyGen.enroll>` offers: "secret" (binarizer + BCH),
+#: "face-only" and "two-factor" (zero-leakage, :mod:`fuzzykey.facekeys`).
+KEY_MODES: tuple[KeyMode, ...] = ("secret", "face-only", "two-factor")
 HEADER_FORMAT = "fuzzykey/keygen"
 HEADER_VERSION = 1
 MAX_PUBLIC_BYTES = 4096

@@ -1,4 +1,4 @@
-"""KeyGen: keys from face photos, with a secret (recommended) or from the face alone.
+"""KeyGen: keys from face photos: with a secret, two-factor, or from the face alone.
 
 Pipeline: photo → YuNet detection and five-point alignment → SFace embedding
 (128-D, unit norm; several photos are averaged) → binarizer → code-offset
@@ -31,16 +31,23 @@ Against a thief of the helper only, the key is as strong as the secret; the
 face is a factor that must be present at each use, not secrecy against someone
 who holds both.
 
-**Face only** (no secret). Public projections, nothing face-dependent in the
-helper beyond the code-offset sketch, so the helper leaks at most n − k bits of
-the enrolled string, and the key has at most k bits of entropy given the
-helper. SFace's bits from one photo differ in ~28 % of places for the same
-person, so a code that corrects that has a relative distance above 1/2 and (by
-the Plotkin bound) almost no codewords: at FRR below 10 % k is 1 and the
-helper gives the key away. The default face-only operating point keeps k = 36
-(BCH(1023, t=223)) and therefore rejects most genuine attempts (~89 % with one
-enrollment photo, ~70 % with three). Read :attr:`Enrollment.security` before
-relying on it; prefer a secret.
+**Face only** (no secret; ``mode="face-only"``) and **two-factor** (a secret,
+``mode="two-factor"``): zero-leakage keys (:mod:`fuzzykey.facekeys`). Discriminant
+coordinates of the embedding, one bit each with its position in the helper
+(positions independent of the bits), a [128, 16] code with maximum-likelihood
+soft decoding, a verification gate, Argon2id. Face-only: the helper gives at most
+2^16 candidates, one Argon2id (~0.26 s) each, and a photo of the person opens it.
+Two-factor: a secret-seeded transformation of the coordinates and the secret in
+the derivation: the helper alone is worth the secret, helper and stolen secret are
+worth the face-only key. Measured on LFW-dev half B (``benchmarks/zero_leakage.py``):
+~9 % FRR from one photo, ~4 % from three at k = 20. Face-only helpers of the older
+sign-bit scheme (BCH k = 36) still reproduce (:meth:`KeyGen.enroll_scheme` makes them
+for the benchmarks).
+
+``mode=None`` picks "face-only" without a secret and :data:`DEFAULT_SECRET_MODE`
+("secret") with one: the secret mode rejects ~2 % of genuine photos against ~9 %,
+and what two-factor adds, 16 bits of Argon2id work once the secret is stolen, is
+worth little against an attacker who also finds a photo of the person.
 
 Example:
     >>> import numpy as np
@@ -78,20 +85,27 @@ from .extractor import FuzzyExtractor
 from .face.detect import Detector
 from .face.encoders import FaceEncoder
 from .face.images import ImageSource
+from .facekeys import ZeroLeakageKeys, read_zero_leakage_header
 from .header import (
+    KEY_MODES,
     MODES,
+    KeyMode,
     Mode,
     check_public,
     encode_header,
     helper_pipeline,
+    parse_header_json,
     pipeline_fingerprint,
     read_helper_header,
 )
 from .helper import MAX_KEY_BYTES, HelperData
-from .security import SecurityEstimate, estimate
+from .security import SecurityEstimate, estimate, zero_leakage_estimate
 
 __all__ = [
     "Mode",
+    "KeyMode",
+    "DEFAULT_SECRET_MODE",
+    "helper_format",
     "SECRET_MIN_BYTES",
     "FaceInfo",
     "Enrollment",
@@ -102,6 +116,8 @@ SECRET_MIN_BYTES = 16
 _INFO = b"fuzzykey/keygen/v1\x00"
 _DEFAULT_ENCODER = "sface-2021dec-int8bq"
 _DEFAULT_DETECTOR = "yunet-2023mar-int8bq"
+#: The mode of an enrollment with a secret when ``mode=None``.
+DEFAULT_SECRET_MODE: KeyMode = "secret"
 
 
 def _unit_rows(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
@@ -132,6 +148,26 @@ def _check_mode(mode: Any) -> Mode:
         raise InvalidArgument(f"mode must be 'secret' or 'face-only', got {mode!r}")
     result: Mode = mode
     return result
+
+
+def _check_key_mode(mode: Any, secret: bytes | None) -> KeyMode:
+    """The enrollment mode: ``mode``, or by whether a secret is given; checked against the secret."""
+    if mode is None:
+        return "face-only" if secret is None else DEFAULT_SECRET_MODE
+    if mode not in KEY_MODES:
+        raise InvalidArgument(f"mode must be 'secret', 'face-only', 'two-factor' or None, got {mode!r}")
+    if (mode == "face-only") != (secret is None):
+        need = "takes no secret" if mode == "face-only" else "needs a secret"
+        raise InvalidArgument(f"mode {mode!r} {need}")
+    result: KeyMode = mode
+    return result
+
+
+def helper_format(helper: HelperData | bytes) -> tuple[HelperData, bool]:
+    """The parsed helper, and whether its header is a zero-leakage one (else a KeyGen header)."""
+    h = helper if isinstance(helper, HelperData) else HelperData.from_bytes(helper)
+    doc = parse_header_json(h.metadata)
+    return h, isinstance(doc, dict) and doc.get("format") == "fuzzykey/zeroleak"
 
 
 @dataclass(frozen=True)
@@ -238,6 +274,7 @@ class KeyGen:
         erasure_trials: Sequence[int] = (0,),
         info: bytes = b"",
         threads: int | None = None,
+        zero_leakage: ZeroLeakageKeys | None = None,
     ) -> None:
         if detector is not None and not isinstance(detector, Detector):
             raise InvalidArgument(f"detector must be a Detector, got {type(detector).__name__}")
@@ -283,6 +320,11 @@ class KeyGen:
         if not isinstance(info, bytes):
             raise InvalidArgument(f"info must be bytes, got {type(info).__name__}")
         self.info = info
+        if zero_leakage is not None and not isinstance(zero_leakage, ZeroLeakageKeys):
+            raise InvalidArgument(
+                f"zero_leakage must be a ZeroLeakageKeys, got {type(zero_leakage).__name__}"
+            )
+        self._zero_leakage = zero_leakage
 
     @classmethod
     def from_pretrained(cls, *, threads: int | None = None, **kwargs: Any) -> KeyGen:
@@ -311,6 +353,7 @@ class KeyGen:
             "erasure_trials": self.erasure_trials,
             "info": self.info,
             "threads": self._threads,
+            "zero_leakage": self._zero_leakage,
         }
         unknown = sorted(set(changes) - set(args))
         if unknown:
@@ -345,12 +388,27 @@ class KeyGen:
     def detector_name(self) -> str:
         return str(self._detector.name) if self._detector is not None else _DEFAULT_DETECTOR
 
+    @property
+    def zero_leakage(self) -> ZeroLeakageKeys:
+        """The zero-leakage scheme of the "face-only" and "two-factor" modes (built on first use,
+        with this KeyGen's key length, label and model names)."""
+        if self._zero_leakage is None:
+            self._zero_leakage = ZeroLeakageKeys(
+                key_bytes=self.key_bytes,
+                info=self.info,
+                encoder=self.encoder_name,
+                detector=self.detector_name,
+            )
+        return self._zero_leakage
+
     def binarizer(self, mode: Mode) -> Binarizer:
-        """The binarizer of ``mode`` ("secret" or "face-only")."""
+        """The binarizer of a KeyGen-header scheme: "secret", or "face-only" for the sign-bit
+        helpers written before the zero-leakage modes (kept to reproduce them, and measured by
+        the Hamming-distance benchmarks)."""
         return self.secret_binarizer if _check_mode(mode) == "secret" else self.face_binarizer
 
     def code(self, mode: Mode) -> BCHCode:
-        """The BCH code of ``mode`` ("secret" or "face-only")."""
+        """The BCH code of a KeyGen-header scheme (as :meth:`binarizer`)."""
         return self.secret_code if _check_mode(mode) == "secret" else self.face_code
 
     def extractor(self, mode: Mode) -> FuzzyExtractor:
@@ -376,9 +434,14 @@ class KeyGen:
             code=(code.m, code.t, code.n),
         )
 
-    def security(self, mode: Mode = "secret") -> SecurityEstimate:
-        """The security figures of one mode (code bound plus measured figures)."""
-        return estimate(_check_mode(mode), self.code(mode), self.pipeline(mode))
+    def security(self, mode: KeyMode = "secret") -> SecurityEstimate:
+        """What a key of ``mode`` is worth: the code bound, what the mode withstands, and the
+        figures measured for the shipped pipeline ("face-only" and "two-factor": zero-leakage)."""
+        if mode in ("face-only", "two-factor"):
+            zl = self.zero_leakage
+            return zero_leakage_estimate(mode, zl.code.n, zl.k, zl.pipeline(mode))
+        scheme = _check_mode(mode)
+        return estimate(scheme, self.code(scheme), self.pipeline(scheme))
 
     # -- images --------------------------------------------------------------
     def embed(
@@ -406,8 +469,13 @@ class KeyGen:
         *,
         secret: bytes | None = None,
         public: Mapping[str, Any] | None = None,
+        mode: KeyMode | None = None,
     ) -> Enrollment:
         """Enroll one photo, or several of one person (their embeddings are averaged).
+
+        ``mode``: "face-only" (no secret), "two-factor" or "secret" (with a secret);
+        None chooses "face-only" without a secret and :data:`DEFAULT_SECRET_MODE` with one.
+        What each withstands: :meth:`security`.
 
         ``public``: application fields (JSON values, at most 4 KiB) stored in the
         helper's header, authenticated by its tag and readable by anyone with
@@ -417,7 +485,7 @@ class KeyGen:
         Returns an :class:`Enrollment` that unpacks as ``key, helper``.
         """
         emb, faces = self.embed(images)
-        enrollment = self.enroll_embedding(emb, secret=secret, public=public)
+        enrollment = self.enroll_embedding(emb, secret=secret, public=public, mode=mode)
         return Enrollment(enrollment.key, enrollment.helper, enrollment.security, tuple(faces))
 
     def reproduce(
@@ -430,26 +498,53 @@ class KeyGen:
             PipelineMismatch: the helper was made by another encoder, binarizer, code or mode.
             NoFaceFound: no face in the photo.
         """
-        self._check_pipeline(helper, secret)
+        self._check_helper(helper, secret)
         emb, _ = self.embed(image)
         return self.reproduce_embedding(emb[0], helper, secret=secret)
 
     # -- embeddings ------------------------------------------------------------
     def enroll_embedding(
-        self, emb: Any, *, secret: bytes | None = None, public: Mapping[str, Any] | None = None
+        self,
+        emb: Any,
+        *,
+        secret: bytes | None = None,
+        public: Mapping[str, Any] | None = None,
+        mode: KeyMode | None = None,
     ) -> Enrollment:
         """Enroll from embeddings: a ``(dim,)`` vector or ``(N, dim)`` rows of one person (averaged).
 
-        ``public`` as in :meth:`enroll`."""
+        ``public`` and ``mode`` as in :meth:`enroll`."""
         secret = _check_secret(secret)
+        key_mode = _check_key_mode(mode, secret)
+        if key_mode != "secret":
+            x = check_embeddings(emb, self.secret_binarizer.dim, "emb")
+            key, helper_bytes = self.zero_leakage.enroll_embedding(x, secret=secret, public=public)
+            return Enrollment(key, helper_bytes, self.security(key_mode))
+        return self.enroll_scheme(emb, "secret", secret=secret, public=public)
+
+    def enroll_scheme(
+        self,
+        emb: Any,
+        scheme: Mode,
+        *,
+        secret: bytes | None = None,
+        public: Mapping[str, Any] | None = None,
+    ) -> Enrollment:
+        """Enroll with a binarizer + BCH scheme: "secret", or "face-only" for the sign-bit scheme
+        of the helpers written before the zero-leakage modes (k = 36 at ~89 % FRR: kept for
+        the benchmarks that measure it and to test old helpers, not for new keys)."""
+        mode_ = _check_mode(scheme)
+        secret = _check_secret(secret)
+        if (secret is None) != (mode_ == "face-only"):
+            need = "takes no" if mode_ == "face-only" else "needs a"
+            raise InvalidArgument(f"scheme {mode_!r} {need} secret")
         app = check_public(public)
-        mode: Mode = "face-only" if secret is None else "secret"
-        psi = self.binarizer(mode)
+        psi = self.binarizer(mode_)
         x = _unit_rows(check_embeddings(emb, psi.dim, "emb"), "emb")
         mean = x.mean(axis=0, keepdims=True)
         bits, fields = psi.enroll_bits(mean, secret)
         header: dict[str, Any] = {
-            "mode": mode,
+            "mode": mode_,
             "encoder": self.encoder_name,
             "detector": self.detector_name,
             "binarizer": psi.describe(),
@@ -458,13 +553,27 @@ class KeyGen:
         }
         if app is not None:
             header["app"] = app
-        key, helper = self.extractor(mode).generate(bits, metadata=encode_header(header), secret=secret)
-        return Enrollment(key, helper.to_bytes(), self.security(mode))
+        key, helper = self.extractor(mode_).generate(bits, metadata=encode_header(header), secret=secret)
+        return Enrollment(key, helper.to_bytes(), self.security(mode_))
 
-    def enroll_embeddings(self, embs: Any, *, secret: bytes | None = None) -> list[Enrollment]:
+    def enroll_embeddings(
+        self, embs: Any, *, secret: bytes | None = None, mode: KeyMode | None = None
+    ) -> list[Enrollment]:
         """One enrollment per row of ``(N, dim)`` embeddings (each row its own person)."""
         x = check_embeddings(embs, self.secret_binarizer.dim, "embs")
-        return [self.enroll_embedding(row, secret=secret) for row in x]
+        return [self.enroll_embedding(row, secret=secret, mode=mode) for row in x]
+
+    def _check_helper(self, helper: HelperData | bytes, secret: Any) -> None:
+        """Refuse, before any face work, a helper this KeyGen cannot reproduce (either format)."""
+        h, zero_leakage = helper_format(helper)
+        if zero_leakage:
+            _, header = read_zero_leakage_header(h, self.zero_leakage.code.n)
+            if header.mode == "two-factor" and secret is None:
+                raise PipelineMismatch("this helper is two-factor; pass secret=")
+            if header.mode == "face-only" and secret is not None:
+                raise PipelineMismatch("this helper was enrolled from the face alone; do not pass a secret")
+        else:
+            self._check_pipeline(h, secret)
 
     def _check_pipeline(
         self, helper: HelperData | bytes, secret: Any
@@ -523,7 +632,11 @@ class KeyGen:
     ) -> list[bytes | None]:
         """Many probe embeddings ``(N, dim)`` against one helper; None where no key comes out."""
         secret = _check_secret(secret)
-        h, header, mode = self._check_pipeline(helper, secret)
+        parsed, zero_leakage = helper_format(helper)
+        if zero_leakage:
+            rows = check_embeddings(embs, self.secret_binarizer.dim, "embs")
+            return self.zero_leakage.reproduce_embeddings(rows, parsed, secret=secret, threads=threads)
+        h, header, mode = self._check_pipeline(parsed, secret)
         x = _unit_rows(check_embeddings(embs, self.secret_binarizer.dim, "embs"), "embs")
         bits, reliability = self.binarizer(mode).probe_bits(x, header, secret)
         fe = self.extractor(mode)

@@ -26,27 +26,47 @@ from importlib import resources
 from typing import Any
 
 from .bch import BCHCode
-from .header import Mode
+from .header import KeyMode, Mode
 
-__all__ = ["SecurityEstimate", "measured_figures", "estimate"]
+__all__ = ["SecurityEstimate", "measured_figures", "estimate", "zero_leakage_estimate", "security_notes"]
 
 _NOTES: dict[str, str] = {
     "secret": (
-        "The face adds no secrecy against someone holding both the helper and the secret "
-        "(fuzzykey.evaluation.attacks.structural_attack recovers the key then)."
+        "Helper stolen: as strong as the secret (a password: one scrypt per offline guess). "
+        "Secret stolen too: the key falls without the face (the helper's selection gives the "
+        "enrolled bits; fuzzykey.evaluation.attacks.structural_attack). A photo of the person "
+        "adds nothing without the secret: the face is a presence factor, not secrecy."
     ),
     "face-only": (
-        "Face-only: at most k bits of entropy given the helper; a determined attacker "
-        "enumerates 2^k codewords. Prefer a secret."
+        "Helper stolen: at most 2^k candidates, one Argon2id each. A photo of the person, which "
+        "is public, reproduces the key. There is no secret to steal."
+    ),
+    "two-factor": (
+        "Helper stolen: as strong as the secret. Secret stolen too: as face-only, at most 2^k "
+        "candidates, one Argon2id each. A photo of the person: nothing without the secret, the "
+        "key with it."
     ),
 }
+_SIGN_BIT_NOTES = (
+    "Sign-bit face-only helper (older scheme): at most k bits given the helper, no key stretching; "
+    "a photo of the person reproduces the key. Re-enroll for a zero-leakage face-only key."
+)
+
+
+def security_notes(mode: str, *, sign_bits: bool = False) -> str:
+    """What a mode withstands (helper stolen, secret stolen, both, a photo of the person), in words.
+
+    ``sign_bits``: the face-only helpers of the older sign-bit scheme."""
+    if sign_bits and mode == "face-only":
+        return _SIGN_BIT_NOTES
+    return _NOTES.get(mode, "unknown mode")
 
 
 @dataclass(frozen=True)
 class SecurityEstimate:
     """What a key from one mode is worth, each figure labelled for what it means."""
 
-    mode: Mode
+    mode: KeyMode
     code_n: int
     code_t: int
     code_k_bits: int
@@ -58,12 +78,14 @@ class SecurityEstimate:
     fitting (FRR, FAR, -log2 FAR, impostor degrees of freedom, attacks), with the
     command and data that produced them; empty if not measured for this pipeline."""
     notes: str = ""
+    code_name: str = ""
+    """The code in words (``BCH(n=1023, t=155)``, ``linear [128, 16] ...``)."""
 
     def __str__(self) -> str:
+        code = self.code_name or f"BCH(n={self.code_n}, t={self.code_t})"
         lines = [
             f"mode: {self.mode}",
-            f"code: BCH(n={self.code_n}, t={self.code_t}), "
-            f"k = {self.code_k_bits} bits (upper bound on key entropy given the helper)",
+            f"code: {code}, k = {self.code_k_bits} bits (upper bound on key entropy given the helper)",
         ]
         for name, value in self.measured.items():
             lines.append(f"{name}: {value}")
@@ -97,7 +119,34 @@ def measured_figures(pipeline: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def estimate(mode: Mode, code: BCHCode, pipeline: Mapping[str, Any]) -> SecurityEstimate:
-    """The :class:`SecurityEstimate` of a mode using ``code`` in the pipeline ``pipeline``."""
+    """The :class:`SecurityEstimate` of a binarizer + BCH mode using ``code`` in ``pipeline``."""
     return SecurityEstimate(
-        mode, code.n, code.t, code.k, code.n - code.k, measured_figures(pipeline), _NOTES[mode]
+        mode, code.n, code.t, code.k, code.n - code.k, measured_figures(pipeline),
+        security_notes(mode, sign_bits=True), f"BCH(n={code.n}, t={code.t})",
+    )
+
+
+@functools.cache
+def _shipped_zero_leakage() -> dict[str, Any]:
+    try:
+        text = resources.files("fuzzykey").joinpath("data/security_zl_v1.json").read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        return {}
+    doc = json.loads(text)
+    return doc if isinstance(doc, dict) else {}
+
+
+def zero_leakage_estimate(mode: KeyMode, n: int, k: int, pipeline: Mapping[str, Any]) -> SecurityEstimate:
+    """The :class:`SecurityEstimate` of a zero-leakage mode ("face-only" or "two-factor") with an
+    [n, k] code; measured figures (``benchmarks/zero_leakage.py --write-security``) when
+    ``pipeline`` is the one measured."""
+    doc = _shipped_zero_leakage()
+    entry = doc.get("schemes", {}).get(mode) if isinstance(doc.get("schemes"), dict) else None
+    measured: dict[str, Any] = {}
+    if isinstance(entry, dict) and entry.get("pipeline") == dict(pipeline):
+        measured = dict(entry.get("figures", {}))
+        measured["measured_on"] = doc.get("data", "")
+        measured["command"] = doc.get("command", "")
+    return SecurityEstimate(
+        mode, n, 0, k, n - k, measured, _NOTES[mode], f"linear [{n}, {k}] (nested BCH, ML soft decoding)"
     )

@@ -162,7 +162,7 @@ def face_bits(emb: np.ndarray) -> np.ndarray:
 
 def test_enumeration_recovers_a_tiny_face_only_key(tiny_kg: KeyGen) -> None:
     emb = unit(7)
-    key, helper = tiny_kg.enroll_embedding(emb)
+    key, helper = tiny_kg.enroll_scheme(emb, "face-only")
     result = structural_attack(tiny_kg, helper, budget=1 << TINY.k)  # exactly enough
     assert isinstance(result, StructuralAttackResult)
     assert result.mode == "face-only" and result.method == "codeword enumeration"
@@ -177,20 +177,20 @@ def test_enumeration_recovers_a_tiny_face_only_key(tiny_kg: KeyGen) -> None:
 
 
 def test_enumeration_over_budget_reports_the_work(tiny_kg: KeyGen) -> None:
-    _, helper = tiny_kg.enroll_embedding(unit(8))
+    _, helper = tiny_kg.enroll_scheme(unit(8), "face-only")
     result = structural_attack(tiny_kg, helper, budget=(1 << TINY.k) - 1)
     assert result.key is None and result.bits is None and result.guesses == 0
     assert result.work_bits == 11.0
     assert "2^11" in result.method and "budget" in result.method
     # the default face-only code: k = 36 bits, over the default budget of 2^20
     kg = KeyGen()
-    _, helper = kg.enroll_embedding(unit(8))
+    _, helper = kg.enroll_scheme(unit(8), "face-only")
     result = structural_attack(kg, helper)
     assert (result.key, result.bits, result.guesses, result.work_bits) == (None, None, 0, 36.0)
 
 
 @pytest.mark.parametrize("budget", [0, -1, 1.5, "1024"])
 def test_enumeration_budget_is_checked(tiny_kg: KeyGen, budget) -> None:
-    _, helper = tiny_kg.enroll_embedding(unit(9))
+    _, helper = tiny_kg.enroll_scheme(unit(9), "face-only")
     with pytest.raises(InvalidArgument, match="budget"):
         structural_attack(tiny_kg, helper, budget=budget)

@@ -302,7 +302,7 @@ def test_face_only_warns_and_reproduces_the_same_photo(photos: Path, tmp_path: P
     key = hex_key(ok(result))
     warnings = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("fuzzykey: warning: ")
-    assert "face-only" in warnings[0] and "36 bits" in warnings[0]
+    assert "face-only" in warnings[0] and "16 bits" in warnings[0] and "photo" in warnings[0]
     again = run(["reproduce", photo(photos, "Colin_Powell", 1), "--helper", str(helper)])
     assert hex_key(ok(again)) == key
     # a face-only helper takes no secret
@@ -323,7 +323,7 @@ def test_info_text_and_json(photos: Path, enrolled: Enrolled, tmp_path: Path) ->
     secret = enrolled.secret_file.read_bytes()
     text = ok(run(["info", str(enrolled.helper)]))
     assert "mode: secret" in text
-    assert "code: BCH(n=1023, k=123, t=155, m=10)" in text
+    assert "code: BCH(n=1023, k=123, t=155, m=10)" in text and "withstands: Helper stolen" in text
     assert "encoder: sface-2021dec-int8bq" in text
     assert "detector: yunet" in text and "secret-select" in text and "32768" in text
     assert f"({enrolled.helper.stat().st_size} bytes)" in text
@@ -332,7 +332,7 @@ def test_info_text_and_json(photos: Path, enrolled: Enrolled, tmp_path: Path) ->
 
     doc: dict[str, Any] = json.loads(ok(run(["info", str(enrolled.helper), "--json"])))
     assert doc["mode"] == "secret"
-    assert doc["code"] == {"n": 1023, "k": 123, "t": 155, "m": 10}
+    assert doc["code"] == {"kind": "bch", "n": 1023, "k": 123, "t": 155, "m": 10}
     assert doc["encoder"] == "sface-2021dec-int8bq"
     assert doc["binarizer"]["kind"] == "secret-select" and doc["binarizer"]["n_candidates"] == 32768
     assert doc["key_bytes"] == 32 and doc["images"] == 1 and doc["password"] is None
@@ -360,13 +360,24 @@ def test_info_of_password_and_face_only_helpers(tmp_path: Path, shared_kg: KeyGe
     assert doc["password"] == {"salt_bytes": 16, "n": 16384, "r": 8, "p": 1}
     _no_secret_material(text + json.dumps(doc), key, secret)
 
-    face_key, face_helper = shared_kg.enroll_embedding(emb)
+    face_key, face_helper = shared_kg.enroll_scheme(emb, "face-only")  # an older sign-bit helper
     path.write_bytes(face_helper)
     text = ok(run(["info", str(path)]))
-    assert "mode: face-only" in text and "k=36" in text and "sign" in text
+    assert "mode: face-only" in text and "k=36" in text and "sign" in text and "Re-enroll" in text
     doc = json.loads(ok(run(["info", "--json", str(path)])))
     assert doc["mode"] == "face-only" and doc["code"]["k"] == 36 and "n_candidates" not in doc["binarizer"]
     _no_secret_material(text + json.dumps(doc), face_key)
+
+    for mode, secret_ in (("face-only", None), ("two-factor", secret)):  # zero-leakage helpers
+        zl_key, zl_helper = shared_kg.enroll_embedding(emb, secret=secret_, mode=mode)
+        path.write_bytes(zl_helper)
+        text = ok(run(["info", str(path)]))
+        assert f"mode: {mode}" in text and "linear [128, 16]" in text and "zero-leakage" in text
+        assert "Argon2id" in text and "withstands: Helper stolen" in text
+        doc = json.loads(ok(run(["info", "--json", str(path)])))
+        assert doc["code"]["kind"] == "linear" and doc["code"]["k"] == 16
+        assert doc["binarizer"]["n_bits"] == 128
+        _no_secret_material(text + json.dumps(doc), zl_key, secret)
 
 
 # --------------------------------------------------------------------------- errors

@@ -24,10 +24,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzzykey import KeyGen
+from fuzzykey import KeyGen, ZeroLeakageKeys
 from fuzzykey.errors import InvalidArgument, InvalidHelperData, KeyMismatch, PipelineMismatch
+from fuzzykey.facekeys import read_zero_leakage_header
 from fuzzykey.header import read_helper_header
 from fuzzykey.helper import HelperData
+from fuzzykey.kdf import Argon2id
 
 EXAMPLES = int(os.environ.get("FUZZYKEY_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -53,13 +55,27 @@ def _bounded_memory() -> Iterator[None]:
     assert grown < 1 << 30, f"fuzzing grew the process by {grown >> 20} MiB"
 
 
+MODES = ["secret", "face-only", "two-factor", "sign-bit face-only"]
+#: Zero-leakage helpers with a cheap Argon2id, so that mutations that parse cost little to check.
+FUZZ_KG = KeyGen(zero_leakage=ZeroLeakageKeys(kdf=Argon2id(1, 64, 1)))
+
+
+def secret_of(mode: str) -> bytes | None:
+    return SECRET if mode in ("secret", "two-factor") else None
+
+
 @pytest.fixture(scope="module")
 def enrolled() -> dict[str, tuple[bytes, bytes, np.ndarray]]:
-    kg = KeyGen()
+    kg = FUZZ_KG
     emb = np.random.default_rng(1).standard_normal(128).astype(np.float32)
     out = {}
-    for mode, secret in (("secret", SECRET), ("face-only", None)):
-        key, helper = kg.enroll_embedding(emb, secret=secret, public={"app": "fuzz", "n": [1, 2]})
+    public = {"app": "fuzz", "n": [1, 2]}
+    for mode in MODES:
+        if mode == "sign-bit face-only":
+            key, helper = kg.enroll_scheme(emb, "face-only", public=public)
+        else:
+            key, helper = kg.enroll_embedding(emb, secret=secret_of(mode), public=public, mode=mode)
+        assert kg.reproduce_embedding(emb, helper, secret=secret_of(mode)) == key
         out[mode] = (key, helper, emb)
     return out
 
@@ -84,8 +100,9 @@ def mutations(data: bytes) -> st.SearchStrategy[bytes]:
 
 
 def header_mutations(helper: bytes) -> st.SearchStrategy[bytes]:
-    """The same helper with its KeyGen header's JSON rewritten (fields dropped, retyped, nested)."""
-    h, header = read_helper_header(helper)
+    """The same helper with its header's JSON rewritten (fields dropped, retyped, nested)."""
+    h = HelperData.from_bytes(helper)
+    header = json.loads(h.metadata)
     values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
@@ -119,11 +136,11 @@ def _check(kg: KeyGen, key: bytes, mutated: bytes, emb: np.ndarray, secret: byte
     assert got == key, "a mutated helper gave a wrong key"
 
 
-@pytest.mark.parametrize("mode", ["secret", "face-only"])
+@pytest.mark.parametrize("mode", MODES)
 def test_mutated_helpers(enrolled, mode: str) -> None:
     key, helper, emb = enrolled[mode]
-    secret = SECRET if mode == "secret" else None
-    kg = KeyGen()
+    secret = secret_of(mode)
+    kg = FUZZ_KG
 
     @FUZZ
     @given(mutated=mutations(helper))
@@ -133,17 +150,21 @@ def test_mutated_helpers(enrolled, mode: str) -> None:
     run()
 
 
-@pytest.mark.parametrize("mode", ["secret", "face-only"])
+@pytest.mark.parametrize("mode", MODES)
 def test_mutated_headers(enrolled, mode: str) -> None:
     key, helper, emb = enrolled[mode]
-    secret = SECRET if mode == "secret" else None
-    kg = KeyGen()
+    secret = secret_of(mode)
+    kg = FUZZ_KG
+    zero_leakage = mode in ("face-only", "two-factor")
 
     @FUZZ
     @given(mutated=header_mutations(helper))
     def run(mutated: bytes) -> None:
         try:
-            read_helper_header(mutated)
+            if zero_leakage:
+                read_zero_leakage_header(mutated, 128)
+            else:
+                read_helper_header(mutated)
         except InvalidHelperData:
             pass
         _check(kg, key, mutated, emb, secret)

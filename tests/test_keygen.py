@@ -120,7 +120,8 @@ def unit(seed: int, rows: int | None = None) -> np.ndarray:
 
 
 def header_of(helper: bytes) -> dict:
-    return read_helper_header(helper)[1]
+    """The header of either format (KeyGen's, or a zero-leakage helper's)."""
+    return json.loads(HelperData.from_bytes(helper).metadata)
 
 
 def with_metadata(helper: bytes, header: dict | bytes) -> bytes:
@@ -319,8 +320,9 @@ def test_info_label_separates_keys(faces):
 # --------------------------------------------------------------------------- face-only mode
 
 
-def test_face_only_round_trip_and_header(kg, faces):
-    enrollment = kg.enroll_embedding(faces.emb[0])
+def test_sign_bit_face_only_round_trip_and_header(kg, faces):
+    """The sign-bit face-only scheme of older helpers (enroll_scheme), still reproduced."""
+    enrollment = kg.enroll_scheme(faces.emb[0], "face-only")
     key, helper = enrollment
     assert enrollment.security.mode == "face-only" and enrollment.faces == ()
     header = header_of(helper)
@@ -338,7 +340,7 @@ def test_face_only_round_trip_and_header(kg, faces):
 def test_face_only_bits_are_the_sign_binarizer_bits(kg, faces):
     """The face-only key is the fuzzy extractor's key of SignBinarizer(1023) bits,
     under KeyGen's documented info label (part of the key derivation)."""
-    key, helper = kg.enroll_embedding(faces.emb[2])
+    key, helper = kg.enroll_scheme(faces.emb[2], "face-only")
     bits, _ = SignBinarizer(1023).bits(faces.emb[2])
     fe = FuzzyExtractor(BCHCode(10, 223), 32, info=b"fuzzykey/keygen/v1\x00face-only\x00")
     assert fe.reproduce(bits[0], helper) == key
@@ -353,7 +355,7 @@ def test_face_only_bits_from_first_principles(kg, seed):
     from fuzzykey.binarizers import default_center
 
     emb = 3.5 * unit(seed)  # not unit length: only the direction may count
-    key, helper = kg.enroll_embedding(emb)
+    key, helper = kg.enroll_scheme(emb, "face-only")
     x = emb.astype(np.float64) / np.linalg.norm(emb)
     centred = x - default_center().values.astype(np.float64)
     y = public_projections(1023, DIM).astype(np.float64) @ (centred / np.linalg.norm(centred))
@@ -416,7 +418,7 @@ def test_other_secret_code_is_a_pipeline_mismatch(kg, faces):
         other.reproduce_embedding(faces.emb[0], helper, secret=SECRET)
     with pytest.raises(PipelineMismatch, match="code"):  # face-only code
         KeyGen(face_code=BCHCode(10, 200)).reproduce_embedding(
-            faces.emb[0], kg.enroll_embedding(faces.emb[0]).helper
+            faces.emb[0], kg.enroll_scheme(faces.emb[0], "face-only").helper
         )
 
 
@@ -437,7 +439,7 @@ def test_a_stretched_helper_is_another_pipeline(kg):
     from fuzzykey.kdf import Argon2id
 
     emb = np.random.default_rng(4).standard_normal(DIM).astype(np.float32)
-    h = HelperData.from_bytes(kg.enroll_embedding(emb).helper)
+    h = HelperData.from_bytes(kg.enroll_scheme(emb, "face-only").helper)
     _, stretched = FuzzyExtractor(kg.face_code, kdf=Argon2id(1, 8, 1)).generate(
         np.zeros(kg.face_code.n, np.uint8), metadata=h.metadata
     )
@@ -776,7 +778,7 @@ def test_pipeline_and_extractor_are_those_the_helpers_use(kg, mode):
 
     emb = np.random.default_rng(11).standard_normal(DIM).astype(np.float32)
     secret = SECRET if mode == "secret" else None
-    key, helper = kg.enroll_embedding(emb, secret=secret)
+    key, helper = kg.enroll_scheme(emb, mode, secret=secret)
     h, header = read_helper_header(helper)
     assert helper_pipeline(h, header) == kg.pipeline(mode)
     assert kg.pipeline(mode)["code"] == [kg.code(mode).m, kg.code(mode).t, kg.code(mode).n]
@@ -862,7 +864,7 @@ def test_password_secret_refuses(password, salt):
 # --------------------------------------------------------------------------- security
 
 
-@pytest.mark.parametrize("mode, code", [("secret", BCHCode(10, 155)), ("face-only", BCHCode(10, 223))])
+@pytest.mark.parametrize("mode, code", [("secret", BCHCode(10, 155))])
 def test_security_matches_the_code(mode, code):
     est = KeyGen().security(mode)
     assert isinstance(est, SecurityEstimate) and est.mode == mode
@@ -885,7 +887,7 @@ def test_security_follows_custom_codes_and_refuses_unknown_modes():
 def test_measured_security_figures_ship_with_the_package():
     # fuzzykey/data/security_v1.json is written by benchmarks/keys.py --write-security and must be in
     # the wheel; its pipeline must be the default one, or KeyGen.security reports nothing measured.
-    for mode in ("secret", "face-only"):
+    for mode in ("secret",):
         measured = KeyGen().security(mode).measured
         assert {"frr", "far", "n_genuine", "n_impostor", "far_bits", "command"} <= measured.keys()
         assert measured["n_impostor"] >= 100_000

@@ -212,7 +212,7 @@ def population() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def face_helpers(kg: KeyGen, population: tuple[np.ndarray, ...]) -> list[bytes]:
-    return [kg.enroll_embedding(e).helper for e in population[0]]
+    return [kg.enroll_scheme(e, "face-only").helper for e in population[0]]
 
 
 @pytest.fixture(scope="module")

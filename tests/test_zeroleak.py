@@ -296,3 +296,40 @@ def test_inputs_are_checked() -> None:
     with pytest.raises(InvalidArgument, match="between 15 and 24"):
         ZeroLeakageKeys(k=12)
     assert "secret" not in repr(zk)
+
+
+# -- linkability of zero-leakage helpers ---------------------------------------------------
+def test_linkage_scores_separate_one_person_from_two_and_the_secret_hides_it() -> None:
+    from fuzzykey.evaluation.linkability import dsys, zero_leakage_linkage_scores
+
+    zk = ZeroLeakageKeys(kdf=CHEAP)
+    t = zk.transform
+    pinv = np.linalg.pinv(t.matrix)
+    rng = np.random.default_rng(12)
+    r = t.rho * t.rho_scale
+
+    def photo(latent: np.ndarray) -> np.ndarray:  # a photo: person latent + noise, unit variance
+        return pinv @ (np.sqrt(r) * latent + np.sqrt(1 - r) * rng.standard_normal(128)) + t.mean
+
+    people = rng.standard_normal((60, 128))
+    first = [photo(p) for p in people]
+    second = [photo(p) for p in people]
+    secrets = [rng.bytes(32) for _ in range(120)]
+    for mode in ("face-only", "two-factor"):
+        sec = secrets if mode == "two-factor" else [None] * 120
+        ha = [zk.enroll_embedding(e, secret=s)[1] for e, s in zip(first, sec[:60], strict=True)]
+        hb = [zk.enroll_embedding(e, secret=s)[1] for e, s in zip(second, sec[60:], strict=True)]
+        other = np.roll(np.arange(60), 1)
+        hb_other = [hb[i] for i in other]
+        mated = zero_leakage_linkage_scores(zk, ha, hb)
+        non = zero_leakage_linkage_scores(zk, ha, hb_other)
+        if mode == "face-only":
+            assert np.median(mated) > np.max(non)  # linkable: a face-only helper is tied to its face
+            assert dsys(mated, non, bins=10) > 0.8
+        else:  # without the secrets the positions are a fresh dither of the face
+            assert dsys(mated, non, bins=10) < 0.5
+            stolen_m = zero_leakage_linkage_scores(zk, ha, hb, secrets_a=sec[:60], secrets_b=sec[60:])
+            stolen_n = zero_leakage_linkage_scores(
+                zk, ha, hb_other, secrets_a=sec[:60], secrets_b=[sec[60 + i] for i in other]
+            )
+            assert np.median(stolen_m) > np.quantile(stolen_n, 0.9)  # with both secrets: linkable again

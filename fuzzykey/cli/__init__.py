@@ -44,6 +44,7 @@ Example:
     encoder: sface-2021dec-int8bq
     ...
     code: BCH(n=1023, k=123, t=155, m=10)
+    key stretching: none
     key: 32 bytes (at most 123 bits of entropy given the helper)
     ...
     >>> key.hex() in result.output

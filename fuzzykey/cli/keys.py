@@ -18,14 +18,17 @@ import os
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from ..errors import PipelineMismatch
-from ..header import read_helper_header
-from ..keygen import SECRET_MIN_BYTES, KeyGen
+from ..facekeys import read_zero_leakage_header
+from ..header import KeyMode, read_helper_header
+from ..helper import HelperData
+from ..keygen import SECRET_MIN_BYTES, KeyGen, helper_format
 from ..passwords import SCRYPT_N_DEFAULT, PasswordRecord, valid_scrypt_n
+from ..security import security_notes
 from .errors import fail, warn
 from .files import (
     check_distinct,
@@ -112,6 +115,14 @@ def _keygen() -> KeyGen:
 )
 @_key_out_option
 @_secret_options
+@click.option(
+    "--mode",
+    type=click.Choice(["secret", "two-factor", "face-only"]),
+    default=None,
+    help="secret (with a secret: the face is a presence factor), two-factor (with a secret: "
+    "zero-leakage face bits that still hold k bits if the secret is stolen), face-only (no secret). "
+    "Default: face-only without a secret, secret with one.",
+)
 @click.option("--force", is_flag=True, help="Replace existing --out / --key-out files.")
 def enroll(
     images: tuple[Path, ...],
@@ -119,6 +130,7 @@ def enroll(
     key_out: Path | None,
     secret_file: Path | None,
     password: bool,
+    mode: str | None,
     force: bool,
 ) -> None:
     """Enroll IMAGE... (photos of one person, averaged) and print the key.
@@ -128,7 +140,8 @@ def enroll(
     --password the scrypt salt and cost are stored in the helper; set
     FUZZYKEY_SCRYPT_N (a power of two, default 2^17) to change the cost.
     Without --secret-file or --password the key comes from the face
-    alone and is weak (few bits, most genuine photos rejected).
+    alone: at most k = 16 bits given the helper (each guess one Argon2id),
+    and anyone with a photo of the person can reproduce it.
     """
     if secret_file is not None and password:
         raise fail("pass either --secret-file or --password, not both")
@@ -149,7 +162,9 @@ def enroll(
         secret = record.secret(_prompt_password(confirm=True))
         public = {"password": record.to_json()}
 
-    enrollment = _keygen().enroll(list(images), secret=secret, public=public)
+    enrollment = _keygen().enroll(
+        list(images), secret=secret, public=public, mode=cast(KeyMode | None, mode)
+    )
     for image, face in zip(images, enrollment.faces, strict=False):
         if face.n_faces > 1:
             warn(f"{face.n_faces} faces found in {str(image)!r}; the largest was used")
@@ -160,8 +175,8 @@ def enroll(
         if isinstance(frr, float):
             measured = f", and ~{frr:.0%} of genuine photos fail to reproduce it"
         warn(
-            f"face-only key: at most {sec.code_k_bits} bits of entropy given the helper{measured}; "
-            "use --secret-file or --password"
+            f"face-only key: at most {sec.code_k_bits} bits of entropy given the helper{measured}, and "
+            "a photo of the person reproduces it; use --secret-file or --password"
         )
 
     # Both outputs or neither: the key file first (the likelier to fail: new, 0600,
@@ -210,9 +225,9 @@ def reproduce(
     if secret_file is not None and password:
         raise fail("pass either --secret-file or --password, not both")
     helper = read_helper_file(helper_path)
-    _, header = read_helper_header(helper)
-    record = PasswordRecord.from_public(header.get("app"))
-    if header["mode"] == "face-only":
+    mode, app = _mode_and_app(helper)
+    record = PasswordRecord.from_public(app)
+    if mode == "face-only":
         if secret_file is not None or password:
             raise PipelineMismatch(
                 "this helper was enrolled from the face alone; do not pass --secret-file or --password"
@@ -247,7 +262,20 @@ def reproduce(
 
 
 # --------------------------------------------------------------------------- info
+def _mode_and_app(raw: bytes) -> tuple[str, Any]:
+    """The mode and the application fields a helper of either format records."""
+    h, zero_leakage = helper_format(raw)
+    if zero_leakage:
+        _, zl = read_zero_leakage_header(h, h.n)
+        return zl.mode, zl.app
+    _, header = read_helper_header(h)
+    return str(header["mode"]), header.get("app")
+
+
 def _describe(path: Path, raw: bytes) -> dict[str, Any]:
+    h, zero_leakage = helper_format(raw)
+    if zero_leakage:
+        return _describe_zero_leakage(path, raw, h)
     h, header = read_helper_header(raw)
     record = PasswordRecord.from_public(header.get("app"))
     psi = header["binarizer"] if isinstance(header["binarizer"], dict) else {}
@@ -264,13 +292,45 @@ def _describe(path: Path, raw: bytes) -> dict[str, Any]:
         "encoder": header["encoder"],
         "detector": header["detector"],
         "binarizer": binarizer,
-        "code": {"n": h.n, "k": h.k, "t": h.t, "m": h.m},
+        "code": {"kind": h.code_kind, "n": h.n, "k": h.k, "t": h.t, "m": h.m},
+        "kdf": None if h.kdf is None else repr(h.kdf),
         "key_bytes": h.key_bytes,
         "images": header["images"],
         "password": None
         if record is None
         else {"salt_bytes": len(record.salt), "n": record.n, "r": record.r, "p": record.p},
         "app_fields": sorted(app) if isinstance(app, dict) else [],
+        "withstands": security_notes(header["mode"], sign_bits=True),
+    }
+
+
+def _describe_zero_leakage(path: Path, raw: bytes, h: HelperData) -> dict[str, Any]:
+    _, header = read_zero_leakage_header(h, h.n)
+    record = PasswordRecord.from_public(header.app)
+    return {
+        "file": str(path),
+        "size_bytes": len(raw),
+        "helper_version": h.version,
+        "header_version": 1,
+        "mode": header.mode,
+        "encoder": header.encoder,
+        "detector": header.detector,
+        "binarizer": {
+            "kind": "zero-leakage",
+            "transform": header.transform,
+            "n_bits": h.n,
+            "position_bits": 16,
+            "gate": header.gate,
+        },
+        "code": {"kind": h.code_kind, "n": h.n, "k": h.k, "digest": h.code_digest.hex()},
+        "kdf": None if h.kdf is None else repr(h.kdf),
+        "key_bytes": h.key_bytes,
+        "images": header.photos,
+        "password": None
+        if record is None
+        else {"salt_bytes": len(record.salt), "n": record.n, "r": record.r, "p": record.p},
+        "app_fields": sorted(header.app) if header.app else [],
+        "withstands": security_notes(header.mode),
     }
 
 
@@ -283,9 +343,17 @@ def _info_text(d: dict[str, Any]) -> str:
         psi += f", {b['n_bits']} bits"
     if "center" in b:
         psi += f", center {b['center']}"
+    if "transform" in b:
+        psi += f", transform {b['transform']}, {b['position_bits']}-bit positions, gate {b['gate']:.3g}"
     c = d["code"]
+    if c["kind"] == "linear":
+        code = f"linear [{c['n']}, {c['k']}] (ML soft decoding), generator digest {str(c['digest'])[:16]}..."
+    else:
+        code = f"BCH(n={c['n']}, k={c['k']}, t={c['t']}, m={c['m']})"
     if d["mode"] == "face-only":
         secret = "none (face-only key)"
+    elif d["mode"] == "two-factor" and d["password"] is None:
+        secret = "secret file or device key (not recorded), mixed into the face bits and the key"
     elif d["password"] is not None:
         pw = d["password"]
         secret = (
@@ -301,10 +369,12 @@ def _info_text(d: dict[str, Any]) -> str:
         f"encoder: {d['encoder']}",
         f"detector: {d['detector']}",
         f"binarizer: {psi}",
-        f"code: BCH(n={c['n']}, k={c['k']}, t={c['t']}, m={c['m']})",
+        f"code: {code}",
+        f"key stretching: {d['kdf'] or 'none'}",
         f"key: {d['key_bytes']} bytes (at most {c['k']} bits of entropy given the helper)",
         f"enrollment images: {d['images']}",
         f"secret: {secret}",
+        f"withstands: {d['withstands']}",
     ]
     others = [name for name in d["app_fields"] if name != "password"]
     if others:

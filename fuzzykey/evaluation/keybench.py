@@ -418,7 +418,7 @@ def _attacks(
     n = min(cfg.attack_helpers, len(x))
     enrolled = rng.choice(len(x), size=n, replace=False)
     secrets = [os.urandom(SECRET_BYTES) if mode == "secret" else None for _ in range(n)]
-    helpers = [kg.enroll_embedding(x[i], secret=s).helper for i, s in zip(enrolled, secrets, strict=True)]
+    helpers = [kg.enroll_scheme(x[i], mode, secret=s).helper for i, s in zip(enrolled, secrets, strict=True)]
     structural = [structural_attack(kg, h) for h in helpers]
     dict_idx = rng.permutation(len(x))[: cfg.dictionary_size]
     d = dictionary_attack(
@@ -457,7 +457,7 @@ def _unlinkability(
     non, _ = impostor_pairs(labels, len(mated), rng)
     both = np.concatenate([mated, non])
     helpers = [
-        kg.enroll_embedding(x[i], secret=os.urandom(SECRET_BYTES) if mode == "secret" else None).helper
+        kg.enroll_scheme(x[i], mode, secret=os.urandom(SECRET_BYTES) if mode == "secret" else None).helper
         for i in both.ravel()
     ]
     pairs = np.arange(len(helpers)).reshape(-1, 2)

@@ -103,9 +103,11 @@ from numpy.typing import NDArray
 from .._checks import as_int
 from ..binarizers import SecretSelectBinarizer, decode_selection, public_projections
 from ..errors import InvalidArgument, InvalidHelperData, PipelineMismatch
+from ..facekeys import ZeroLeakageKeys, read_zero_leakage_header
 from ..header import read_helper_header
 from ..helper import HelperData
 from ..keygen import KeyGen
+from ..zeroleak import SecretTransform, candidates
 
 __all__ = [
     "DEFAULT_BINS",
@@ -116,6 +118,7 @@ __all__ = [
     "secret_helper_directions",
     "secret_linkage_score",
     "secret_linkage_scores",
+    "zero_leakage_linkage_scores",
 ]
 
 DEFAULT_BINS = 100
@@ -403,3 +406,89 @@ def secret_linkage_scores(
 def secret_linkage_score(kg: KeyGen, helper_a: HelperData | bytes, helper_b: HelperData | bytes) -> float:
     """:func:`secret_linkage_scores` of one pair: the :math:`|\\cos|` of the two directions."""
     return float(secret_linkage_scores(kg, [helper_a, helper_b], [[0, 1]])[0])
+
+
+def _log_normal2(
+    a: NDArray[np.float64], b: NDArray[np.float64], rho: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """log density of (a, b) standard bivariate normal with correlation rho, less log N(a) N(b)."""
+    v = 1.0 - rho * rho
+    out: NDArray[np.float64] = (
+        -(a * a - 2 * rho * a * b + b * b) / (2 * v) - 0.5 * np.log(v) + 0.5 * (a * a + b * b)
+    )
+    return out
+
+
+def zero_leakage_linkage_scores(
+    zk: ZeroLeakageKeys,
+    helpers_a: Sequence[HelperData | bytes],
+    helpers_b: Sequence[HelperData | bytes],
+    *,
+    secrets_a: Sequence[bytes | None] | None = None,
+    secrets_b: Sequence[bytes | None] | None = None,
+) -> NDArray[np.float64]:
+    """Linkage scores of zero-leakage helper pairs (a[i], b[i]): higher = more likely one person.
+
+    Each helper's positions name two candidate values per coordinate
+    (:func:`fuzzykey.zeroleak.candidates`), and two enrollments of one person
+    correlate by :math:`\\rho_i` in coordinate i. Per coordinate that gives
+    the log-likelihood ratio, one person vs two, of the candidates with
+    :math:`d_i = b^a_i \\oplus b^b_i = 0` ("same") and with :math:`d_i = 1`.
+
+    * Helpers in the same coordinate order (face-only; two-factor ones whose
+      secrets the attacker lacks are scored as such, the best he can do):
+      :math:`s_a \\oplus s_b = d \\oplus (c_a \\oplus c_b)` with a codeword
+      :math:`c_a \\oplus c_b`, so ML decoding of the sketches' XOR finds the
+      most likely d (the decodability attack, with soft information); score:
+      the sum over coordinates of the log-likelihood ratio given that d.
+    * With ``secrets_a``/``secrets_b`` (two-factor, secrets stolen) each
+      helper's transformation is undone first; the two permutations differ, so
+      the sketches' XOR is no codeword and the score sums the ratio over both
+      values of each :math:`d_i` (positions only).
+    """
+    if len(helpers_a) != len(helpers_b):
+        raise InvalidArgument(
+            f"helpers_a and helpers_b differ in length: {len(helpers_a)} and {len(helpers_b)}"
+        )
+    n = zk.code.n
+    sa = list(secrets_a) if secrets_a is not None else [None] * len(helpers_a)
+    sb = list(secrets_b) if secrets_b is not None else [None] * len(helpers_b)
+    rho = np.minimum(zk.transform.rho * zk.transform.rho_scale, 0.995)
+
+    def values(
+        helper: HelperData | bytes, secret: bytes | None
+    ) -> tuple[NDArray[np.float64], NDArray[np.uint8]]:
+        h, header = read_zero_leakage_header(helper, n)
+        if secret is None or header.mode != "two-factor":
+            z0, z1 = candidates(header.positions)
+            return np.stack([z0, z1]), h.sketch_bits
+        st = SecretTransform.derive(secret, header.nonce, n)
+        z0, z1 = candidates(header.positions, st.dither)
+        back = np.empty((2, n))
+        back[:, st.perm] = np.stack([z0, z1]) * st.signs  # z'[i] = sign[i] z[perm[i]]
+        return back, h.sketch_bits
+
+    coded: list[int] = []
+    llrs: list[NDArray[np.float32]] = []
+    out = np.empty(len(helpers_a))
+    terms = []
+    for i, (ha, hb) in enumerate(zip(helpers_a, helpers_b, strict=True)):
+        ca, ska = values(ha, sa[i])
+        cb, skb = values(hb, sb[i])
+        same = np.logaddexp(_log_normal2(ca[0], cb[0], rho), _log_normal2(ca[1], cb[1], rho))
+        diff = np.logaddexp(_log_normal2(ca[0], cb[1], rho), _log_normal2(ca[1], cb[0], rho))
+        if sa[i] is None and sb[i] is None:
+            xor = ska ^ skb
+            coded.append(i)
+            llrs.append(np.where(xor == 1, diff - same, same - diff).astype(np.float32))
+            terms.append((same, diff, xor))
+        else:
+            out[i] = float(np.logaddexp(same, diff).sum() - math.log(4.0) * n)
+    if coded:
+        messages, _ = zk.code.ml_decode_batch(np.stack(llrs))
+        words = zk.code.encode_batch(messages)
+        for row, i in enumerate(coded):
+            same, diff, xor = terms[row]
+            d = words[row] ^ xor
+            out[i] = float(np.where(d == 0, same, diff).sum() - math.log(2.0) * n)
+    return out

@@ -160,7 +160,7 @@ def attempts(kg: KeyGen, mode: Mode, emb: Any, trials: Iterable[Trial]) -> Itera
     x = check_embeddings(emb, kg.binarizer(mode).dim, "emb")
     for trial in trials:
         secret = os.urandom(SECRET_BYTES) if mode == "secret" else None
-        enrollment = kg.enroll_embedding(x[trial.enroll], secret=secret)
+        enrollment = kg.enroll_scheme(x[trial.enroll], mode, secret=secret)
         probes = trial.probes
         keys = kg.reproduce_embeddings(x[probes], enrollment.helper, secret=secret) if len(probes) else []
         wrong = [int(row) for row, key in zip(probes, keys, strict=True) if key not in (None, enrollment.key)]
