@@ -268,6 +268,36 @@ def write_security(record: dict[str, Any], zk: ZeroLeakageKeys) -> None:
         json.dump(doc, f, indent=1)
 
 
+def linkability(x: NDArray[np.float64], labels: NDArray[np.int64], half_b: NDArray[np.bool_],
+                non_mated: int = 5000) -> dict[str, Any]:
+    """D<->sys of zero-leakage helpers: each person's photos 1 and 2 enrolled separately (mated)
+    against two people's photos (non-mated); the KDF is cheap here (it does not change the helpers'
+    public fields that the attack reads)."""
+    from fuzzykey.evaluation.linkability import dsys, zero_leakage_linkage_scores
+    from fuzzykey.kdf import Argon2id
+
+    zk = ZeroLeakageKeys(kdf=Argon2id(1, 64, 1))
+    rng = np.random.default_rng(11)
+    idx = np.flatnonzero(half_b)
+    people = [idx[labels[idx] == p] for p in np.unique(labels[idx])]
+    pairs = [(int(m[0]), int(m[1])) for m in people if len(m) >= 2]
+    singles = [int(m[0]) for m in people]
+    non = [(int(a), int(b)) for a, b in rng.choice(singles, (non_mated, 2)) if labels[a] != labels[b]]
+    out: dict[str, Any] = {"mated": len(pairs), "non_mated": len(non), "bins": 20}
+    for mode in ("face-only", "two-factor", "two-factor, secrets stolen"):
+        scores = []
+        for group in (pairs, non):
+            sec = [(rng.bytes(32), rng.bytes(32)) if mode != "face-only" else (None, None) for _ in group]
+            ha = [zk.enroll_embedding(x[a], secret=s[0])[1] for (a, _), s in zip(group, sec, strict=True)]
+            hb = [zk.enroll_embedding(x[b], secret=s[1])[1] for (_, b), s in zip(group, sec, strict=True)]
+            stolen = mode == "two-factor, secrets stolen"
+            scores.append(zero_leakage_linkage_scores(
+                zk, ha, hb, secrets_a=[s[0] for s in sec] if stolen else None,
+                secrets_b=[s[1] for s in sec] if stolen else None))
+        out[mode] = dsys(scores[0], scores[1], bins=20)
+    return out
+
+
 MI_BOUND_BITS = 49.1  # README: Gaussian MI between two SFace embeddings of one person, all of LFW-dev
 
 
@@ -327,6 +357,7 @@ def main() -> None:
     p.add_argument("--md")
     p.add_argument("--plot", help="also sweep k = 15..24 (genuine only) and draw FRR against bits here")
     p.add_argument("--from-json", help="take the other figures from this earlier run's JSON")
+    p.add_argument("--linkability", action="store_true", help="also measure D<->sys of the helpers")
     p.add_argument("--write-security", action="store_true",
                    help="write fuzzykey/data/security_zl_v1.json (what KeyGen.security reports)")
     args = p.parse_args()
@@ -337,8 +368,13 @@ def main() -> None:
         if args.plot:
             earlier["sweep"] = frr_sweep(x, labels, half_b)
             plot(earlier, args.plot)
-            with open(args.from_json, "w") as f:
-                json.dump(earlier, f, indent=1)
+        if args.linkability:
+            earlier["linkability"] = linkability(x, labels, half_b)
+            print(json.dumps(earlier["linkability"]), flush=True)
+        with open(args.from_json, "w") as f:
+            json.dump(earlier, f, indent=1)
+        if args.md:
+            write_md(earlier, args.md)
         if args.write_security:
             write_security(earlier, ZeroLeakageKeys(k=16))
         return
@@ -384,17 +420,8 @@ def main() -> None:
         "leakage": leak,
         "realpath": real,
     }
-    lines = [
-        "| photos | k | mode | genuine | FRR (decoder only) | FRR (with gate) | impostor keys / attempts "
-        "(decoder only) | -log2 FAR (95 %) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['photos']} | {r['k']} | {r['mode']} | {r['genuine']} | {100 * r['frr_decoder']:.1f} % | "
-            f"{100 * r['frr']:.1f} % | {r['impostor']['keys']} / {r['impostor']['attempts']:,} "
-            f"({r['impostor_decoded']}) | >= {r['impostor']['minus_log2_far_95']:.1f} |"
-        )
+    if args.linkability:
+        record["linkability"] = linkability(x, labels, half_b)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)
@@ -403,21 +430,33 @@ def main() -> None:
     if args.plot:
         plot(record, args.plot)
     if args.md:
-        with open(args.md, "w") as f:
-            f.write(
-                "# Zero-leakage face keys on LFW-dev half B\n\n`"
-                + record["command"]
-                + "`\n\n"
-                + "\n".join(lines)
-                + "\n\nGuesswork (k = 16, face-only, helper only): "
-                + json.dumps(guess)
-                + "\n\nLeakage: "
-                + json.dumps(leak)
-                + "\n\nReal path: "
-                + json.dumps(real)
-                + "\n"
-            )
-    print("\n".join(lines))
+        write_md(record, args.md)
+    print("\n".join(table(record)))
+
+
+def table(record: dict[str, Any]) -> list[str]:
+    lines = [
+        "| photos | k | mode | genuine | FRR (decoder only) | FRR (with gate) | impostor keys / attempts "
+        "(decoded to the enrolled codeword) | -log2 FAR (95 %) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in record["rows"]:
+        lines.append(
+            f"| {r['photos']} | {r['k']} | {r['mode']} | {r['genuine']} | {100 * r['frr_decoder']:.1f} % | "
+            f"{100 * r['frr']:.1f} % | {r['impostor']['keys']} / {r['impostor']['attempts']:,} "
+            f"({r['impostor_decoded']}) | >= {r['impostor']['minus_log2_far_95']:.1f} |"
+        )
+    return lines
+
+
+def write_md(record: dict[str, Any], path: str) -> None:
+    parts = ["# Zero-leakage face keys on LFW-dev half B", "`" + record["command"] + "`",
+             "Machine: " + json.dumps(record.get("machine", {})), "\n".join(table(record))]
+    for name in ("guesswork", "leakage", "realpath", "linkability", "sweep"):
+        if record.get(name):
+            parts.append(f"{name}: `" + json.dumps(record[name]) + "`")
+    with open(path, "w") as f:
+        f.write("\n\n".join(parts) + "\n")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ MODULES = [
     "fuzzykey.evaluation.throughput",
     "fuzzykey.evaluation.robustness_mnist",
     "fuzzykey.evaluation.robustness_lfw",
+    "fuzzykey.evaluation.embeddings_file",
+    "fuzzykey.distributed",
     "fuzzykey.cli",
     "fuzzykey.cli.errors",
 ]
@@ -67,6 +69,7 @@ WITHOUT_EXAMPLES = {
     "fuzzykey.cli.bench": "the bench command: test_bench_cli.py",
     "fuzzykey.cli.experiments": "the robustness commands: test_robustness_bench.py, test_robustness_lfw.py",
     "fuzzykey.cli.report": "progress bars on stderr: the commands' tests",
+    "fuzzykey.cli.embed": "the embed command: test_embed_cli.py",
 }
 
 

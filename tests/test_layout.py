@@ -2,7 +2,8 @@
 
 - Layers, each a folder or a set of modules: the crypto core (no faces, torch or
   click) <- the face pipeline and the robust-embedding library <- the key
-  pipeline <- the public API <- evaluation <- the command line. A module imports
+  pipeline <- the public API <- evaluation <- the Ray engine
+  (``fuzzykey.distributed``) <- the command line. A module imports
   only from its own layer and the layers below (imports inside functions count).
 - The import graph has no cycle.
 - A private name (leading underscore) defined in one module is used by no other
@@ -28,7 +29,7 @@ import fuzzykey
 PACKAGE = Path(fuzzykey.__file__).resolve().parent
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
-LAYERS = {"core": 0, "face": 1, "robust": 1, "keys": 2, "api": 3, "evaluation": 4, "cli": 5}
+LAYERS = {"core": 0, "face": 1, "robust": 1, "keys": 2, "api": 3, "evaluation": 4, "distributed": 5, "cli": 6}
 CORE = {"errors", "_checks", "_core", "bch", "helper", "extractor", "ops", "linear", "kdf"}
 KEYS = {"binarizers", "header", "passwords", "security", "keygen", "discriminant", "zeroleak", "facekeys"}
 HEAVY = ("torch", "cv2", "onnxruntime", "onnx", "PIL")
@@ -39,7 +40,7 @@ def layer(module: str) -> str:
     if parts == ["fuzzykey"]:
         return "api"
     top = parts[1]
-    if top in ("face", "robust", "evaluation", "cli"):
+    if top in ("face", "robust", "evaluation", "distributed", "cli"):
         return top
     if top in CORE:
         return "core"

@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from ..evaluation.datasets import default_data_dir
+from ..evaluation.distances import DistanceEngine
+from ..evaluation.embeddings_file import read_metadata
 from ..evaluation.keybench import BenchConfig, run_bench
 from .report import progress_bars
 
@@ -23,6 +25,12 @@ __all__ = ["bench_command"]
     type=click.Path(path_type=Path),
     default=None,
     help="image folder, one subfolder per person [default: ../shared/data/lfw-dev/images]",
+)
+@click.option(
+    "--embeddings",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="start from an embeddings file of 'fuzzykey embed' instead of --images",
 )
 @click.option(
     "--pairs",
@@ -58,9 +66,18 @@ __all__ = ["bench_command"]
     help="cross-person pairs to sample when there are more",
 )
 @click.option("--seed", default=20261122, show_default=True, help="seed of the sampling and the secrets")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="count the impostor comparisons here or as Ray tasks (same figures)",
+)
+@click.option("--address", default=None, help="Ray cluster for --engine ray [default: a local one]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def bench_command(
     images: Path | None,
+    embeddings: Path | None,
     pairs: Path | None,
     json_out: Path | None,
     plot: Path | None,
@@ -71,13 +88,24 @@ def bench_command(
     face_code: str,
     impostors: int,
     seed: int,
+    engine: str,
+    address: str | None,
     quiet: bool,
 ) -> None:
     """Measure key FRR/FAR (DET curves), security figures and throughput on a face set."""
-    if images is None:
-        images = default_data_dir() / "lfw-dev" / "images"
+    default_images = default_data_dir() / "lfw-dev" / "images"
+    if embeddings is not None:
+        if images is not None:
+            raise click.BadParameter("give --images or --embeddings, not both", param_hint="--embeddings")
+        images = Path(read_metadata(embeddings)["root"])
+        if pairs is None and images.resolve() == default_images.resolve():
+            pairs = images.parent / "pairsDevTrain.txt"  # the file of the default images, as without it
+    elif images is None:
+        images = default_images
         if pairs is None:
             pairs = images.parent / "pairsDevTrain.txt"
+    if address is not None and engine != "ray":
+        raise click.BadParameter("--address needs --engine ray", param_hint="--address")
     if impostors < 1:
         raise click.BadParameter(f"must be >= 1, got {impostors}", param_hint="--impostors")
     cfg = BenchConfig(
@@ -92,5 +120,14 @@ def bench_command(
         face_code=face_code,
         impostors=impostors,
         seed=seed,
+        embeddings=embeddings,
     )
-    run_bench(cfg, echo=click.echo, progress=progress_bars(not quiet))
+    if engine == "local":
+        run_bench(cfg, echo=click.echo, progress=progress_bars(not quiet))
+        return
+    from ..distributed import RayDistances, ray_session
+
+    with ray_session(address):
+        distances: DistanceEngine = RayDistances()
+        cfg.distances = distances
+        run_bench(cfg, echo=click.echo, progress=progress_bars(not quiet))

@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from .bench import bench_command
+from .embed import embed_command
 from .errors import EXIT_MODEL, FuzzyKeyGroup, fail
 from .keys import enroll, info, reproduce
 
@@ -70,5 +71,5 @@ def robustness() -> None:
     """Adversarial robustness experiments (DVSP and baselines; needs torch)."""
 
 
-for command in (enroll, reproduce, info, bench_command, robustness):
+for command in (enroll, reproduce, info, bench_command, embed_command, robustness):
     main.add_command(command)

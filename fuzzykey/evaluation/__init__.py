@@ -9,6 +9,7 @@ package imports none of its modules; the robustness experiments need torch.
 Building blocks:
 
 - :mod:`.datasets`: face sets on disk (image folders, LFW pairs files) and cached embeddings.
+- :mod:`.embeddings_file`: embeddings of a whole face set as a Parquet file (``fuzzykey embed``).
 - :mod:`.pairs`: which comparisons to make: genuine and impostor index pairs from labels.
 - :mod:`.distances`: Hamming distances of enrolled and probe bits, as KeyGen computes them.
 - :mod:`.operating_points`: FRR and FAR for every BCH t, and the operating point quoted.

@@ -187,6 +187,8 @@ class EmbeddedFiles:
     """Time spent in ``detection`` (incl. decoding and alignment) and ``embedding`` for uncached files."""
     n_computed: int = 0
     """How many files were not in the cache."""
+    digests: list[str | None] = field(default_factory=list)
+    """Hex SHA-256 of each file's bytes (None: the file could not be read)."""
 
 
 def _digest(path: Path) -> bytes:
@@ -247,6 +249,7 @@ def embed_files(files: Sequence[str | os.PathLike[str]], detector: Any, encoder:
     store = _load_cache(cache_path, dim) if cache else {}
     seconds = {"detection": 0.0, "embedding": 0.0}
     pending: list[tuple[int, bytes, NDArray[np.uint8], int]] = []
+    digests: list[str | None] = [None] * len(paths)
     computed = 0
 
     def flush() -> None:
@@ -271,6 +274,7 @@ def embed_files(files: Sequence[str | os.PathLike[str]], detector: Any, encoder:
             if progress is not None:
                 progress(1)
             continue
+        digests[idx] = digest.hex()
         hit = store.get(digest)
         if hit is not None:
             out[idx], n_faces[idx] = hit
@@ -296,4 +300,4 @@ def embed_files(files: Sequence[str | os.PathLike[str]], detector: Any, encoder:
     if cache and computed:
         _save_cache(cache_path, store, dim)
     ok = ~np.isnan(out[:, 0])
-    return EmbeddedFiles(out, ok, failures, n_faces, seconds, computed)
+    return EmbeddedFiles(out, ok, failures, n_faces, seconds, computed, digests)

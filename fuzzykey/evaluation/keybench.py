@@ -5,7 +5,9 @@ an LFW pairs file:
 
 1. detects, aligns and embeds every image once (progress bar), with the
    embedding cache of :mod:`fuzzykey.evaluation.datasets` (a second run starts
-   at once); images without a readable face are reported and skipped;
+   at once); images without a readable face are reported and skipped. Or it
+   reads the embeddings from a file of ``fuzzykey embed`` (``cfg.embeddings``,
+   :mod:`fuzzykey.evaluation.embeddings_file`): the same rows, no images needed;
 2. genuine comparisons: every same-person pair of the folder (enroll on the
    first photo, reproduce from the second), and the pairs file's genuine pairs
    reported separately; impostor comparisons: the pairs file's impostor pairs
@@ -15,7 +17,11 @@ an LFW pairs file:
    rotation; ``face-only``: public sign bits) the Hamming distance between the
    enrolled and the probe bits of every comparison, exactly as KeyGen computes
    them, each enrollment with its own secret and impostors using the enrollee's
-   secret (stolen) (:mod:`fuzzykey.evaluation.distances`). A bounded-distance
+   secret (stolen) (:mod:`fuzzykey.evaluation.distances`); the impostor
+   distances are counted per distance, here or on Ray (``cfg.distances``, a
+   :class:`~fuzzykey.evaluation.distances.DistanceEngine`), with the same
+   result: all cross-person pairs are counted enrollee by enrollee, never
+   listed. A bounded-distance
    BCH decoder reproduces the key exactly when that distance is at most t, so
    one pass gives FRR and FAR for every t of the code, the DET curve
    (:mod:`fuzzykey.evaluation.operating_points`); the pairs file's pairs also
@@ -63,7 +69,8 @@ from ..header import MODES, Mode
 from ..keygen import KeyGen
 from .attacks import dictionary_attack, structural_attack
 from .datasets import ImageFolder, LfwPair, embed_files, lfw_pair_paths, read_image_folder, read_lfw_pairs
-from .distances import key_distances
+from .distances import DistanceEngine, draw_seeds, seeded_key_distances
+from .embeddings_file import read_embeddings
 from .linkability import dsys, face_only_linkage_scores, secret_linkage_scores
 from .metrics import degrees_of_freedom, det_curve, eer, fnmr_at_fmr, gaussian_mi_bits
 from .operating_points import OperatingPoint, best_point, error_rate_sweep, far_bits, point_at
@@ -115,6 +122,10 @@ class BenchConfig:
     dictionary_size: int = 500
     link_pairs: int = 400
     seed: int = 20261122
+    embeddings: Path | None = None
+    """An embeddings file (``fuzzykey embed``) to start from instead of embedding ``images``."""
+    distances: DistanceEngine | None = None
+    """Where impostor comparisons are counted (None: here, with the genuine ones, in one pass)."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,7 @@ def run_bench(cfg: BenchConfig, *, echo: Log = quiet, progress: Progress = silen
     secrets of the helpers made through KeyGen come from :func:`os.urandom`.
     """
     rng = np.random.default_rng(cfg.seed)
-    folder = read_image_folder(cfg.images)
+    folder = read_image_folder(cfg.images) if cfg.embeddings is None else None
     pairs_file = read_lfw_pairs(cfg.pairs) if cfg.pairs is not None else []
     kg = _make_keygen(cfg)
     t_start = time.perf_counter()
@@ -173,6 +184,7 @@ def run_bench(cfg: BenchConfig, *, echo: Log = quiet, progress: Progress = silen
         "default": "secret",
         "data": {
             "images": str(faces.root),
+            "embeddings": str(cfg.embeddings) if cfg.embeddings else None,
             "pairs": str(cfg.pairs) if cfg.pairs else None,
             "n_images": len(faces.x),
             "n_people": int(len(np.unique(faces.labels))),
@@ -226,8 +238,12 @@ def _make_keygen(cfg: BenchConfig) -> KeyGen:
     )
 
 
-def _embed(cfg: BenchConfig, folder: ImageFolder, kg: KeyGen, echo: Log, progress: Progress) -> _FaceSet:
-    """Embed the folder; its photos with a face."""
+def _embed(
+    cfg: BenchConfig, folder: ImageFolder | None, kg: KeyGen, echo: Log, progress: Progress
+) -> _FaceSet:
+    """Embed the folder (or read ``cfg.embeddings``); its photos with a face."""
+    if folder is None:
+        return _read_faces(cfg, kg, echo)
     with progress("embedding", len(folder.files)) as advance:
         embedded = embed_files(folder.files, kg.detector, kg.encoder, progress=advance)
     for reason in embedded.failures.values():
@@ -241,6 +257,32 @@ def _embed(cfg: BenchConfig, folder: ImageFolder, kg: KeyGen, echo: Log, progres
         x=embedded.embeddings[ok],
         labels=folder.labels[ok],
         skipped=len(embedded.failures),
+    )
+
+
+def _read_faces(cfg: BenchConfig, kg: KeyGen, echo: Log) -> _FaceSet:
+    """The embedded rows of ``cfg.embeddings``, as :func:`_embed` would have made them."""
+    assert cfg.embeddings is not None
+    table = read_embeddings(cfg.embeddings)
+    for part, ours in (("encoder", kg.encoder_name), ("detector", kg.detector_name)):
+        theirs = table.metadata[part]["name"]
+        if theirs != ours:
+            raise InvalidArgument(
+                f"embeddings file {str(cfg.embeddings)!r} was made with {part} {theirs!r}; "
+                f"this bench uses {ours!r}"
+            )
+    for error in table.errors:
+        if error is not None:
+            echo(f"skipped: {error}")
+    ok = np.flatnonzero(table.ok)
+    if len(ok) < 2:
+        raise InvalidArgument(f"fewer than two images with a face in {str(cfg.embeddings)!r}")
+    return _FaceSet(
+        root=table.root,
+        files=[table.root / table.paths[i] for i in ok],
+        x=table.embeddings[ok],
+        labels=table.labels[ok],
+        skipped=len(table.errors) - len(ok),
     )
 
 
@@ -323,9 +365,8 @@ def _scheme(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     code = kg.code(mode)
-    gen, imp, fg = comparisons.genuine, comparisons.impostor, comparisons.file_genuine
-    dist = key_distances(kg, mode, faces.x, np.concatenate([gen, imp, fg]), rng)
-    d_gen, d_imp, d_fg = np.split(dist, [len(gen), len(gen) + len(imp)])
+    gen, imp = comparisons.genuine, comparisons.impostor
+    d_gen, d_imp, d_fg = _distances(kg, mode, faces, comparisons, cfg.distances, rng)
     seconds["distances"] = time.perf_counter() - t0
     curve = error_rate_sweep(code, d_gen, d_imp)
     best, default = best_point(curve), point_at(curve, code.t)
@@ -355,6 +396,43 @@ def _scheme(
     seconds["attacks"] = time.perf_counter() - t1
     seconds["total"] = time.perf_counter() - t0
     return scheme, seconds
+
+
+def _distances(
+    kg: KeyGen,
+    mode: Mode,
+    faces: _FaceSet,
+    comparisons: _Comparisons,
+    engine: DistanceEngine | None,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """Genuine, impostor (sorted) and pairs-file genuine distances.
+
+    The rotation seeds are drawn for all comparisons at once, as one
+    :func:`~fuzzykey.evaluation.distances.key_distances` call would. With an
+    ``engine`` the impostor distances are counted by it and expanded from the
+    counts; when every cross-person pair is an impostor comparison the engine
+    enumerates them itself. The impostor distances come back sorted either way,
+    so that the figures computed from them are the same.
+    """
+    gen, imp, fg = comparisons.genuine, comparisons.impostor, comparisons.file_genuine
+    fi = comparisons.file_impostor
+    everything = np.concatenate([gen, imp, fg])
+    seeds = draw_seeds(kg, mode, everything, len(faces.x), rng)
+    if engine is None:  # here, in one pass: each enrollee's rotation made once
+        dist = seeded_key_distances(kg, mode, faces.x, everything, seeds)
+        d_gen, d_imp, d_fg = np.split(dist, [len(gen), len(gen) + len(imp)])
+        return d_gen, np.sort(d_imp), d_fg
+    d_gen, d_fg = np.split(
+        seeded_key_distances(kg, mode, faces.x, np.concatenate([gen, fg]), seeds), [len(gen)]
+    )
+    if len(imp) - len(fi) == comparisons.cross_person:  # all of them, in impostor_pairs' order
+        hist = engine.pair_histogram(kg, mode, faces.x, fi, seeds)
+        hist += engine.cross_person_histogram(kg, mode, faces.x, faces.labels, seeds)
+    else:
+        hist = engine.pair_histogram(kg, mode, faces.x, imp, seeds)
+    d_imp = np.repeat(np.arange(len(hist), dtype=np.int32), hist)
+    return d_gen, d_imp, d_fg
 
 
 def _point_figures(
@@ -466,7 +544,10 @@ def _unlinkability(
     return float(dsys(scores[: len(mated)], scores[len(mated) :], bins=_LINKAGE_BINS))
 
 
-def _throughput(kg: KeyGen, files: list[Path]) -> dict[str, float]:
+def _throughput(kg: KeyGen, files: list[Path]) -> dict[str, float] | None:
+    files = [f for f in files if f.is_file()]  # from an embeddings file, the images may be elsewhere
+    if not files:
+        return None
     tp = measure_throughput(kg, files, "secret")
     return {
         "photos": tp.photos,
@@ -534,11 +615,15 @@ def _print_tables(doc: dict[str, Any], echo: Log) -> None:
             echo("  ".join("-" * w for w in widths))
     tp = doc["throughput"]
     echo("")
-    echo(
-        f"throughput (photos/s, {tp['photos']} photos): detection {tp['detection_per_s']:.1f}, embedding "
-        f"{tp['embedding_per_s']:.1f}, binarization {tp['binarization_per_s']:.1f}, extraction "
-        f"{tp['extraction_enroll_per_s']:.0f} (enroll) / {tp['extraction_reproduce_per_s']:.0f} (reproduce)"
-    )
+    if tp is None:
+        echo("throughput: not measured (the embeddings file's images are not on this machine)")
+    else:
+        echo(
+            f"throughput (photos/s, {tp['photos']} photos): detection {tp['detection_per_s']:.1f}, embedding "
+            f"{tp['embedding_per_s']:.1f}, binarization {tp['binarization_per_s']:.1f}, extraction "
+            f"{tp['extraction_enroll_per_s']:.0f} (enroll) / "
+            f"{tp['extraction_reproduce_per_s']:.0f} (reproduce)"
+        )
     echo(
         "k: code-offset bound on key entropy given the helper; "
         "structural: keys recovered from helpers alone; "
