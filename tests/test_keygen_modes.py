@@ -103,3 +103,14 @@ def test_security_of_each_mode(kg: KeyGen) -> None:
         assert "linear [128, 16]" in str(est) and est.notes
     assert "Secret stolen too" in kg.security("two-factor").notes
     assert kg.security("secret").code_k_bits == 123
+
+
+def test_measured_zero_leakage_figures_ship_with_the_package() -> None:
+    # fuzzykey/data/security_zl_v1.json is written by benchmarks/zero_leakage.py --write-security; its
+    # pipelines must be the default KeyGen's, or KeyGen.security reports nothing measured for them.
+    for mode in ("face-only", "two-factor"):
+        measured = KeyGen().security(mode).measured
+        assert {"frr", "n_genuine", "impostor_keys", "n_impostor", "far_bits_95", "command"} <= measured.keys()
+        assert measured["frr"] <= 0.10 and measured["n_impostor"] >= 190_000
+    # another code dimension is another pipeline: nothing measured is claimed for it
+    assert KeyGen(zero_leakage=ZeroLeakageKeys(k=20)).security("face-only").measured == {}
