@@ -324,6 +324,7 @@ class KeyGen:
             raise InvalidArgument(
                 f"zero_leakage must be a ZeroLeakageKeys, got {type(zero_leakage).__name__}"
             )
+        self._zero_leakage_given = zero_leakage  # what replace() passes on (the built one follows our parts)
         self._zero_leakage = zero_leakage
 
     @classmethod
@@ -353,7 +354,7 @@ class KeyGen:
             "erasure_trials": self.erasure_trials,
             "info": self.info,
             "threads": self._threads,
-            "zero_leakage": self._zero_leakage,
+            "zero_leakage": self._zero_leakage_given,
         }
         unknown = sorted(set(changes) - set(args))
         if unknown:

@@ -115,3 +115,12 @@ def test_measured_zero_leakage_figures_ship_with_the_package() -> None:
         assert measured["frr"] <= 0.10 and measured["n_impostor"] >= 190_000
     # another code dimension is another pipeline: nothing measured is claimed for it
     assert KeyGen(zero_leakage=ZeroLeakageKeys(k=20)).security("face-only").measured == {}
+
+
+def test_replace_rebuilds_the_default_zero_leakage_scheme() -> None:
+    kg = KeyGen()
+    assert kg.zero_leakage.extractor.key_bytes == 32  # built on first use
+    short = kg.replace(key_bytes=16)
+    assert short.zero_leakage.extractor.key_bytes == 16 and short.zero_leakage is not kg.zero_leakage
+    given = ZeroLeakageKeys(kdf=Argon2id(1, 64, 1))
+    assert KeyGen(zero_leakage=given).replace(info=b"x").zero_leakage is given
