@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,18 @@ MODULES = modules()
 KNOWN = set(MODULES) | {"fuzzykey._core"}
 
 
+@functools.cache
+def parse(path: Path) -> ast.Module:
+    """The syntax tree of a file, parsed once. Everything is parsed at import (collection) time:
+    CPython 3.11's ast.parse can fail with "AST constructor recursion depth mismatch" when other
+    tests have left the interpreter's recursion bookkeeping changed (seen after the Ray tests)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+for _path in [*MODULES.values(), *sorted(BENCHMARKS.glob("*.py"))]:
+    parse(_path)
+
+
 def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
@@ -74,7 +87,7 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
 
 def imports(module: str, path: Path) -> list[tuple[str, str]]:
     """``(target module, imported name or "")`` for every import in ``path``, nested ones too."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path)
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -169,12 +182,12 @@ def _private_uses(tree: ast.AST) -> set[str]:
 
 
 def private_violations(paths: dict[str, Path], *, outside: bool) -> list[str]:
-    trees = {m: ast.parse(p.read_text(encoding="utf-8")) for m, p in MODULES.items()}
+    trees = {m: parse(p) for m, p in MODULES.items()}
     defined = {m: _private_definitions(t) for m, t in trees.items()}
     everywhere = set().union(*defined.values())
     bad = []
     for module, path in paths.items():
-        tree = trees[module] if module in trees else ast.parse(path.read_text(encoding="utf-8"))
+        tree = trees[module] if module in trees else parse(path)
         own = set() if outside else defined[module]
         for target, name in imports(module, path):
             if not target.startswith("fuzzykey"):
