@@ -72,7 +72,15 @@ from .zeroleak import (
     zero_leakage_code,
 )
 
-__all__ = ["ZeroLeakageKeys", "ZlMode", "ZL_MODES", "ZeroLeakageHeader", "read_zero_leakage_header"]
+__all__ = [
+    "ZeroLeakageKeys",
+    "check_secret",
+    "SECRET_MIN_BYTES",
+    "ZlMode",
+    "ZL_MODES",
+    "ZeroLeakageHeader",
+    "read_zero_leakage_header",
+]
 
 ZlMode = Literal["face-only", "two-factor"]
 ZL_MODES: tuple[ZlMode, ...] = ("face-only", "two-factor")
@@ -343,7 +351,7 @@ class ZeroLeakageKeys:
         application fields kept in the header (:func:`fuzzykey.header.check_public`).
         """
         app = check_public(public)
-        secret = _check_secret(secret)
+        secret = check_secret(secret)
         nonce = os.urandom(NONCE_BYTES) if secret is not None else b""
         bits, pos, m = self.enroll_state(emb, secret=secret, nonce=nonce)
         header = ZeroLeakageHeader(
@@ -377,7 +385,7 @@ class ZeroLeakageKeys:
                 secret is missing (two-factor) or given (face-only).
             InvalidHelperData: a malformed helper or header.
         """
-        secret = _check_secret(secret)
+        secret = check_secret(secret)
         h, header = read_zero_leakage_header(helper, self.code.n)
         if header.mode == "two-factor" and secret is None:
             raise PipelineMismatch("this helper is two-factor; pass secret=")
@@ -423,11 +431,19 @@ class ZeroLeakageKeys:
         )
 
 
-def _check_secret(secret: Any) -> bytes | None:
+def check_secret(secret: Any) -> bytes | None:
+    """A secret as bytes (None stays None): bytes-like and at least :data:`SECRET_MIN_BYTES` long.
+
+    The one check of KeyGen's and ZeroLeakageKeys' ``secret=`` arguments."""
     if secret is None:
         return None
-    if not isinstance(secret, bytes):
-        raise InvalidArgument(f"secret must be bytes, got {type(secret).__name__}")
+    if not isinstance(secret, (bytes, bytearray)):
+        raise InvalidArgument(
+            f"secret must be bytes (or None for face-only keys), got {type(secret).__name__}"
+        )
     if len(secret) < SECRET_MIN_BYTES:
-        raise InvalidArgument(f"secret must be at least {SECRET_MIN_BYTES} bytes, got {len(secret)}")
-    return secret
+        raise InvalidArgument(
+            f"secret must be at least {SECRET_MIN_BYTES} bytes, got {len(secret)} bytes; "
+            "derive one from a password with fuzzykey.password_secret"
+        )
+    return bytes(secret)

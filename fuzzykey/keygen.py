@@ -85,7 +85,7 @@ from .extractor import FuzzyExtractor
 from .face.detect import Detector
 from .face.encoders import FaceEncoder
 from .face.images import ImageSource
-from .facekeys import ZeroLeakageKeys, read_zero_leakage_header
+from .facekeys import SECRET_MIN_BYTES, ZeroLeakageKeys, check_secret, read_zero_leakage_header
 from .header import (
     KEY_MODES,
     MODES,
@@ -112,7 +112,6 @@ __all__ = [
     "KeyGen",
 ]
 
-SECRET_MIN_BYTES = 16
 _INFO = b"fuzzykey/keygen/v1\x00"
 _DEFAULT_ENCODER = "sface-2021dec-int8bq"
 _DEFAULT_DETECTOR = "yunet-2023mar-int8bq"
@@ -126,21 +125,6 @@ def _unit_rows(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
     if np.any(norms == 0.0):
         raise InvalidArgument(f"{name} contain a zero vector; it has no direction")
     return np.asarray(x / norms, dtype=np.float32)
-
-
-def _check_secret(secret: Any) -> bytes | None:
-    if secret is None:
-        return None
-    if not isinstance(secret, (bytes, bytearray)):
-        raise InvalidArgument(
-            f"secret must be bytes (or None for face-only keys), got {type(secret).__name__}"
-        )
-    if len(secret) < SECRET_MIN_BYTES:
-        raise InvalidArgument(
-            f"secret must be at least {SECRET_MIN_BYTES} bytes, got {len(secret)} bytes; "
-            "derive one from a password with fuzzykey.password_secret"
-        )
-    return bytes(secret)
 
 
 def _check_mode(mode: Any) -> Mode:
@@ -515,7 +499,7 @@ class KeyGen:
         """Enroll from embeddings: a ``(dim,)`` vector or ``(N, dim)`` rows of one person (averaged).
 
         ``public`` and ``mode`` as in :meth:`enroll`."""
-        secret = _check_secret(secret)
+        secret = check_secret(secret)
         key_mode = _check_key_mode(mode, secret)
         if key_mode != "secret":
             x = check_embeddings(emb, self.secret_binarizer.dim, "emb")
@@ -535,7 +519,7 @@ class KeyGen:
         of the helpers written before the zero-leakage modes (k = 36 at ~89 % FRR: kept for
         the benchmarks that measure it and to test old helpers, not for new keys)."""
         mode_ = _check_mode(scheme)
-        secret = _check_secret(secret)
+        secret = check_secret(secret)
         if (secret is None) != (mode_ == "face-only"):
             need = "takes no" if mode_ == "face-only" else "needs a"
             raise InvalidArgument(f"scheme {mode_!r} {need} secret")
@@ -632,7 +616,7 @@ class KeyGen:
         threads: int | None = None,
     ) -> list[bytes | None]:
         """Many probe embeddings ``(N, dim)`` against one helper; None where no key comes out."""
-        secret = _check_secret(secret)
+        secret = check_secret(secret)
         parsed, zero_leakage = helper_format(helper)
         if zero_leakage:
             rows = check_embeddings(embs, self.secret_binarizer.dim, "embs")
