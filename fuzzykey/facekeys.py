@@ -334,12 +334,20 @@ class ZeroLeakageKeys:
         """LLRs of the enrolled bits for probe rows, with the coordinates, correlations and dither
         that :func:`fuzzykey.zeroleak.verification_scores` needs."""
         y = self.transform.apply(_unit_rows(embs, self.transform.dim, "embs", allow_empty=True))
-        rho = self.transform.rho_for(photos)
-        dither = None
-        if secret is not None:
-            st = SecretTransform.derive(secret, nonce, self.code.n)
-            y, rho, dither = st.transform(y), rho[st.perm], st.dither
+        y, rho, dither = self.probe_coords(y, photos, secret=secret, nonce=nonce)
         return bit_llrs(y, positions, rho, dither), y, rho, dither
+
+    def probe_coords(
+        self, coords: NDArray[np.float64], photos: int, *, secret: bytes | None = None, nonce: bytes = b""
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
+        """Probe coordinates (``transform.apply`` of the embeddings, computed once for many
+        enrollments) as an enrollment of ``photos`` photos and ``secret`` sees them: the
+        coordinates, their correlations and the dither (None without a secret)."""
+        rho = self.transform.rho_for(photos)
+        if secret is None:
+            return coords, rho, None
+        st = SecretTransform.derive(secret, nonce, self.code.n)
+        return st.transform(coords), rho[st.perm], st.dither
 
     # -- enrollment and reproduction -------------------------------------------------
     def enroll_embedding(

@@ -39,12 +39,13 @@ _NOTES: dict[str, str] = {
     ),
     "face-only": (
         "Helper stolen: at most 2^k candidates, one Argon2id each. A photo of the person, which "
-        "is public, reproduces the key. There is no secret to steal."
+        "is public, reproduces the key; so does a look-alike's, at the measured FAR (far_bits_95: "
+        "every other person's photo tried). There is no secret to steal."
     ),
     "two-factor": (
         "Helper stolen: as strong as the secret. Secret stolen too: as face-only, at most 2^k "
-        "candidates, one Argon2id each. A photo of the person: nothing without the secret, the "
-        "key with it."
+        "candidates, one Argon2id each, and look-alikes' photos at the measured FAR. A photo of "
+        "the person: nothing without the secret, the key with it."
     ),
 }
 _SIGN_BIT_NOTES = (

@@ -67,6 +67,21 @@ def test_bench_writes_the_documented_json_and_a_det_plot(small_set, cache, tmp_p
     # 11 images, 4 people: every cross-person pair is used (fewer than --impostors)
     assert doc["data"]["cross_person_pairs"] == 11 * 11 - sum(c * c for c in PEOPLE.values())
     assert {"detection_per_s", "embedding_per_s", "binarization_per_s"} <= doc["throughput"].keys()
+    # zero-leakage keys: not LFW-dev, so every person is measured; each first photo against every
+    # photo of the 3 other people (11 photos, 4 people), and photos 1-3 of the 3 people who have them
+    zl = doc["zero_leakage"]
+    assert zl["people_measured"] == "all" and zl["people"] == 4 and zl["images"] == 11
+    rows = {(r["photos"], r["k"], r["mode"]): r for r in zl["rows"]}
+    assert set(rows) == {(p, k, m) for p, k in ((1, 16), (1, 20), (3, 20), (3, 24))
+                         for m in ("face-only", "two-factor, secret stolen")}
+    one = rows[(1, 16, "face-only")]
+    assert one["genuine"] == 10 and one["impostor"]["attempts"] == 4 * 11 - 11
+    assert 0.0 <= one["frr"] <= 1.0 and one["impostor_key_pairs"] == [] and one["impostor"]["keys"] == 0
+    three = rows[(3, 20, "face-only")]
+    assert three["genuine"] == 0 and three["frr"] is None and three["impostor"]["attempts"] == 3 * 8
+    assert zl["wrong_secret"]["keys"] == 0 and zl["guesswork"]["face-only"]["k"] == 16
+    assert set(zl["sweep"]) == {"1", "3"} and len(zl["sweep"]["1"]) == 10
+    assert "zero-leakage keys (4 people" in result.output and "guesswork, face-only" in result.output
     # the pairs file's pairs ran through KeyGen itself
     assert doc["schemes"]["secret"]["pairs_file"]["genuine"]["n"] == 2
     with open(png, "rb") as fh:

@@ -52,6 +52,7 @@ MODULES = [
     "fuzzykey.evaluation.robustness_mnist",
     "fuzzykey.evaluation.robustness_lfw",
     "fuzzykey.evaluation.embeddings_file",
+    "fuzzykey.evaluation.zlbench",
     "fuzzykey.distributed",
     "fuzzykey.cli",
     "fuzzykey.cli.errors",

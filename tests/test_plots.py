@@ -23,15 +23,15 @@ def _det(shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return fmr, fnmr
 
 
-def _check_png(path: Path) -> None:
+def _check_png(path: Path, size: tuple[int, int] = (700, 500)) -> None:
     from PIL import Image
 
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
-    assert len(data) < 150_000
+    assert len(data) < 250_000
     with Image.open(path) as img:
         assert img.format == "PNG"
-        assert img.size == (700, 500)
+        assert img.size == size
         img.load()
 
 
@@ -143,6 +143,39 @@ def test_refuses_malformed_curves(tmp_path: Path, curves: object, match: str) ->
     with pytest.raises(InvalidArgument, match=match):
         plot_det(curves, target)  # type: ignore[arg-type]
     assert not target.exists()
+
+
+def test_bits_panel_beside_the_det_plot(tmp_path: Path) -> None:
+    fmr, fnmr = _det(3.0, 0)
+    panel = {
+        "series": [
+            {"label": "k", "bits": [15, 16, 20, 24], "frr": [0.07, 0.088, 0.146, 0.215], "kind": "line"},
+            {"label": "-log2 FAR", "bits": np.array([17.3]), "frr": [0.088], "kind": "points"},
+        ],
+        "limit_bits": 49.1,
+        "title": "FRR against bits",
+    }
+    out = plot_det([{"label": "a", "fmr": fmr, "fnmr": fnmr}], tmp_path / "two.png", bits_panel=panel)
+    _check_png(out, size=(1400, 550))  # the panel sits beside the DET plot
+
+
+@pytest.mark.parametrize(
+    ("panel", "match"),
+    [
+        ({}, "'series' list"),
+        ({"series": [{"bits": [16], "frr": [0.1]}]}, "'label' str"),
+        ({"series": [{"label": "x", "bits": [16, 20], "frr": [0.1]}]}, "as long as"),
+        ({"series": [{"label": "x", "bits": [0], "frr": [0.1]}]}, "positive"),
+        ({"series": [{"label": "x", "bits": [16], "frr": [1.5]}]}, r"\[0, 1\]"),
+        ({"series": [{"label": "x", "bits": [16], "frr": [0.1], "kind": "bars"}]}, "kind"),
+        ({"series": [], "limit_bits": float("nan")}, "limit_bits"),
+    ],
+)
+def test_refuses_malformed_bits_panel(tmp_path: Path, panel: dict, match: str) -> None:
+    curves = [{"label": "x", "fmr": [0.1], "fnmr": [0.1]}]
+    with pytest.raises(InvalidArgument, match=match):
+        plot_det(curves, tmp_path / "bad.png", bits_panel=panel)
+    assert not (tmp_path / "bad.png").exists()
 
 
 def test_refuses_bad_path_and_title(tmp_path: Path) -> None:

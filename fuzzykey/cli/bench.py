@@ -74,6 +74,20 @@ __all__ = ["bench_command"]
     help="count the impostor comparisons here or as Ray tasks (same figures)",
 )
 @click.option("--address", default=None, help="Ray cluster for --engine ray [default: a local one]")
+@click.option(
+    "--zero-leakage/--no-zero-leakage",
+    default=True,
+    show_default=True,
+    help="also measure the zero-leakage keys (face-only and two-factor)",
+)
+@click.option(
+    "--zl-people",
+    type=click.Choice(["auto", "half-b", "all"]),
+    default="auto",
+    show_default=True,
+    help="people the zero-leakage figures use; auto: LFW half B for LFW-dev "
+    "(the transform was fitted on half A), else all",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def bench_command(
     images: Path | None,
@@ -90,6 +104,8 @@ def bench_command(
     seed: int,
     engine: str,
     address: str | None,
+    zero_leakage: bool,
+    zl_people: str,
     quiet: bool,
 ) -> None:
     """Measure key FRR/FAR (DET curves), security figures and throughput on a face set."""
@@ -121,6 +137,8 @@ def bench_command(
         impostors=impostors,
         seed=seed,
         embeddings=embeddings,
+        zero_leakage=zero_leakage,
+        zl_people=zl_people,
     )
     if engine == "local":
         run_bench(cfg, echo=click.echo, progress=progress_bars(not quiet))

@@ -16,9 +16,10 @@ Building blocks:
 - :mod:`.realpath`: keys through KeyGen itself: enroll, reproduce, count the keys.
 - :mod:`.throughput`: photos per second through each stage of KeyGen.
 - :mod:`.metrics`: error rates (EER, FNMR at FMR, DET) and information figures.
-- :mod:`.attacks`: structural and dictionary attacks on helper data.
+- :mod:`.attacks`: structural, dictionary and guesswork attacks on helper data, and leakage.
+- :mod:`.zlbench`: zero-leakage keys on a face set: FRR, every other person's photo, FRR over k.
 - :mod:`.linkability`: unlinkability (D<->sys) of two helpers of one person.
-- :mod:`.plots`: DET curves as PNG files.
+- :mod:`.plots`: DET curves (and FRR against security bits) as PNG files.
 - :mod:`.progress`: progress and log strategies the runners report through.
 
 Runners (one experiment each, returning its JSON document):

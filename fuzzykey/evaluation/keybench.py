@@ -65,10 +65,20 @@ from numpy.typing import NDArray
 from ..bch import BCHCode
 from ..binarizers import SecretSelectBinarizer, SignBinarizer
 from ..errors import InvalidArgument
+from ..facekeys import ZeroLeakageKeys
 from ..header import MODES, Mode
 from ..keygen import KeyGen
 from .attacks import dictionary_attack, structural_attack
-from .datasets import ImageFolder, LfwPair, embed_files, lfw_pair_paths, read_image_folder, read_lfw_pairs
+from .datasets import (
+    ImageFolder,
+    LfwPair,
+    default_data_dir,
+    embed_files,
+    lfw_half,
+    lfw_pair_paths,
+    read_image_folder,
+    read_lfw_pairs,
+)
 from .distances import DistanceEngine, draw_seeds, seeded_key_distances
 from .embeddings_file import read_embeddings
 from .linkability import dsys, face_only_linkage_scores, secret_linkage_scores
@@ -78,10 +88,12 @@ from .pairs import genuine_pairs, impostor_pairs
 from .progress import Log, Progress, quiet, silent
 from .realpath import SECRET_BYTES, Trial, count_keys
 from .throughput import measure_throughput
+from .zlbench import genuine_attempts, measure_zero_leakage
 
 __all__ = ["BenchConfig", "parse_code", "run_bench"]
 
 _THROUGHPUT_PHOTOS = 50
+_ZL_FIRST = 6  # genuine attempts: pairs among a person's first 6 photos (the issue's protocol)
 _LINKAGE_BINS = 20  # with a few hundred scores per side, 100 bins read ~0.1 high (estimator bias)
 _DSYS_MEANS = (
     "Gomez-Barrero et al. 2018 D<->sys of a linkage score between two helpers of one person vs two "
@@ -126,6 +138,12 @@ class BenchConfig:
     """An embeddings file (``fuzzykey embed``) to start from instead of embedding ``images``."""
     distances: DistanceEngine | None = None
     """Where impostor comparisons are counted (None: here, with the genuine ones, in one pass)."""
+    zero_leakage: bool = True
+    """Also measure the zero-leakage keys (face-only and two-factor; SFace only)."""
+    zl_people: str = "auto"
+    """Whose photos the zero-leakage figures use: ``"half-b"`` (people of LFW half B,
+    :func:`~fuzzykey.evaluation.datasets.lfw_half`: the shipped transform was fitted on half A),
+    ``"all"``, or ``"auto"``: half B when the folder is LFW-dev, else all."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,8 @@ class _FaceSet:
     x: NDArray[np.float32]
     labels: NDArray[np.int64]
     skipped: int
+    people: list[str]
+    """Names by label."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,11 @@ def run_bench(cfg: BenchConfig, *, echo: Log = quiet, progress: Progress = silen
         timing[mode] = total
         parts = ", ".join(f"{part} {sec:.0f} s" for part, sec in seconds.items())
         echo(f"{mode}: done in {total:.0f} s ({parts})")
+    t_zl = time.perf_counter()
+    zero_leakage = _zero_leakage(cfg, kg, faces, echo) if cfg.zero_leakage else None
+    if zero_leakage is not None:
+        timing["zero_leakage"] = time.perf_counter() - t_zl
+        echo(f"zero-leakage keys: done in {timing['zero_leakage']:.0f} s")
     doc: dict[str, Any] = {
         "default": "secret",
         "data": {
@@ -193,6 +218,7 @@ def run_bench(cfg: BenchConfig, *, echo: Log = quiet, progress: Progress = silen
         },
         "encoder": encoder_fig,
         "schemes": schemes,
+        "zero_leakage": zero_leakage,
         "throughput": _throughput(kg, faces.files[:_THROUGHPUT_PHOTOS]),
         "seconds": {"embedding": t_embed, **timing, "total": time.perf_counter() - t_start},
     }
@@ -257,6 +283,7 @@ def _embed(
         x=embedded.embeddings[ok],
         labels=folder.labels[ok],
         skipped=len(embedded.failures),
+        people=list(folder.people),
     )
 
 
@@ -283,6 +310,7 @@ def _read_faces(cfg: BenchConfig, kg: KeyGen, echo: Log) -> _FaceSet:
         x=table.embeddings[ok],
         labels=table.labels[ok],
         skipped=len(table.errors) - len(ok),
+        people=sorted(set(table.people)),
     )
 
 
@@ -559,6 +587,41 @@ def _throughput(kg: KeyGen, files: list[Path]) -> dict[str, float] | None:
     }
 
 
+# --------------------------------------------------------------------------- zero-leakage keys
+def _zl_people(cfg: BenchConfig, faces: _FaceSet) -> str:
+    if cfg.zl_people not in ("auto", "half-b", "all"):
+        raise InvalidArgument(f"zl_people must be 'auto', 'half-b' or 'all', got {cfg.zl_people!r}")
+    if cfg.zl_people != "auto":
+        return cfg.zl_people
+    default = default_data_dir() / "lfw-dev" / "images"
+    return "half-b" if default.exists() and faces.root.resolve() == default.resolve() else "all"
+
+
+def _zero_leakage(cfg: BenchConfig, kg: KeyGen, faces: _FaceSet, echo: Log) -> dict[str, Any] | None:
+    """The zero-leakage keys' figures (:func:`fuzzykey.evaluation.zlbench.measure_zero_leakage`)
+    on the measured people; the others (half A) model the population for the guesswork attack."""
+    zk = ZeroLeakageKeys(k=16)
+    if kg.encoder_name != zk.encoder_name:
+        echo(f"zero-leakage keys: not measured (their transform is for {zk.encoder_name}, "
+             f"the encoder here is {kg.encoder_name})")
+        return None
+    which = _zl_people(cfg, faces)
+    names = [faces.people[i] for i in faces.labels]
+    measured = np.array([which == "all" or lfw_half(n) == "b" for n in names])
+    x, labels = faces.x[measured].astype(np.float64), faces.labels[measured]
+    if len(genuine_attempts(labels, 1, first=_ZL_FIRST)) == 0 or len(np.unique(labels)) < 2:
+        echo("zero-leakage keys: not measured (the measured people need two photos of someone "
+             "and at least two people)")
+        return None
+    population = faces.x[~measured] if (~measured).sum() >= 2 else x
+    doc = measure_zero_leakage(x, labels, population=population, first=_ZL_FIRST, seed=cfg.seed,
+                               names=faces.people, guesswork_helpers=cfg.attack_helpers * 3,
+                               link_non_mated=cfg.link_pairs * 5)
+    doc["people_measured"] = which
+    doc["population_model"] = "the other people of the set" if (~measured).sum() >= 2 else "the measured set"
+    return doc
+
+
 # --------------------------------------------------------------------------- report
 def _print_tables(doc: dict[str, Any], echo: Log) -> None:
     enc = doc["encoder"]
@@ -613,6 +676,7 @@ def _print_tables(doc: dict[str, Any], echo: Log) -> None:
         echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
         if n == 0:
             echo("  ".join("-" * w for w in widths))
+    _print_zero_leakage(doc.get("zero_leakage"), echo)
     tp = doc["throughput"]
     echo("")
     if tp is None:
@@ -629,6 +693,46 @@ def _print_tables(doc: dict[str, Any], echo: Log) -> None:
         "structural: keys recovered from helpers alone; "
         "dictionary: helpers opened by other people's photos (secret scheme: with the stolen secret); "
         "D_sys: linkability of two helpers of one person (0 = unlinkable, 1 = fully linkable)"
+    )
+
+
+def _print_zero_leakage(zl: dict[str, Any] | None, echo: Log) -> None:
+    if zl is None:
+        return
+    echo("")
+    echo(
+        f"zero-leakage keys ({zl['people']} people, {zl['images']} images: {zl['people_measured']}; "
+        f"gate {zl['pipeline']['gate']:.2f}; every enrollment against every photo of every other person)"
+    )
+    head = ("photos", "k", "mode", "FRR", "FRR decoder", "impostor keys / attempts", "-log2 FAR (95%)")
+    rows: list[tuple[str, ...]] = [head]
+    for r in zl["rows"]:
+        imp = r["impostor"]
+        rows.append((
+            str(r["photos"]), str(r["k"]), r["mode"],
+            "-" if r["frr"] is None else f"{r['frr']:.2%}",
+            "-" if r["frr_decoder"] is None else f"{r['frr_decoder']:.2%}",
+            "-" if imp is None else f"{imp['keys']:,} / {imp['attempts']:,}",
+            "-" if imp is None else f"{'>=' if imp['keys'] == 0 else ''}{imp['minus_log2_far_95']:.1f}",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    for n, r in enumerate(rows):
+        echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
+        if n == 0:
+            echo("  ".join("-" * w for w in widths))
+    for mode, g in zl["guesswork"].items():
+        echo(
+            f"guesswork, {mode} (k = {g['k']}, {g['helpers']} helpers): "
+            f"log2 mean {g['log2_mean_guesswork']:.1f} "
+            f"(zero leakage: {g['k'] - 1:.0f}); rank median {g['rank_median']:.0f}, 1st percentile "
+            f"{g['rank_p1']:.0f}"
+        )
+    leak = zl["leakage"]
+    wrong = zl["wrong_secret"]
+    echo(
+        f"stored positions: {leak['mi_bits_total']:.2f} bits of mutual information with the key bits over "
+        f"all coordinates (KS uniformity p = {leak['ks_p']:.2g}); two-factor with a "
+        f"wrong secret: {wrong['keys']} keys in {wrong['attempts']:,} attempts with the person's own photos"
     )
 
 
@@ -650,4 +754,48 @@ def _plot(doc: dict[str, Any], cos_g: NDArray[Any], cos_i: NDArray[Any], path: P
                 "points": [(d["far"], d["frr"], f"{name} default t={d['t']}, k={d['k']}")],
             }
         )
-    plot_det(curves, path, title=f"DET: {doc['data']['n_images']} images, {doc['data']['n_people']} people")
+    plot_det(
+        curves,
+        path,
+        title=f"DET: {doc['data']['n_images']} images, {doc['data']['n_people']} people",
+        bits_panel=_bits_panel(doc),
+    )
+
+
+def _bits_panel(doc: dict[str, Any]) -> dict[str, Any]:
+    """FRR against security bits for every scheme (the plot's second panel)."""
+    series: list[dict[str, Any]] = []
+    zl = doc.get("zero_leakage")
+    if zl is not None:
+        for photos, sweep in zl.get("sweep", {}).items():
+            ks = sorted(int(k) for k, v in sweep.items() if v is not None)  # None: no genuine attempt
+            if ks:
+                series.append({
+                    "label": f"zero-leakage face-only, {photos} photo{'s' if photos != '1' else ''}: k",
+                    "bits": ks, "frr": [sweep[str(k)] for k in ks], "kind": "line",
+                })
+        for mode in ("face-only", "two-factor, secret stolen"):
+            rows = [r for r in zl["rows"] if r["mode"] == mode and r["frr"] is not None and r["impostor"]]
+            if rows:
+                series.append({
+                    "label": f"zero-leakage {mode}: -log2 FAR (95 % bound), 1 and 3 photos",
+                    "bits": [r["impostor"]["minus_log2_far_95"] for r in rows],
+                    "frr": [r["frr"] for r in rows], "kind": "points",
+                })
+        one = next(
+            (r for r in zl["rows"] if (r["photos"], r["k"], r["mode"]) == (1, 16, "face-only")), None
+        )
+        g = zl["guesswork"].get("face-only")
+        if one is not None and one["frr"] is not None and g is not None:
+            series.append({
+                "label": "zero-leakage face-only, 1 photo: log2 mean guesswork",
+                "bits": [max(g["log2_mean_guesswork"], 4.0)], "frr": [one["frr"]], "kind": "points",
+            })
+    for name, s in doc["schemes"].items():
+        d = s["default_point"]
+        if d is not None and d["k"] > 0:
+            note = " (0 bits once the secret is stolen)" if name == "secret" else " (sign bits)"
+            series.append({"label": f"Hamming {name} scheme, default t: k{note}",
+                           "bits": [d["k"]], "frr": [d["frr"]], "kind": "points"})
+    mi = doc["encoder"].get("mi_bound_bits")
+    return {"series": series, "limit_bits": mi, "title": "Key FRR against security bits"}

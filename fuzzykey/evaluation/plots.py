@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -144,7 +145,11 @@ def _percent(rate: float) -> str:
 
 
 def plot_det(
-    curves: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str | None = None
+    curves: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    bits_panel: Mapping[str, Any] | None = None,
 ) -> Path:
     """Draw DET curves on probit axes and write them to a PNG file.
 
@@ -155,6 +160,11 @@ def plot_det(
             of ``(fmr, fnmr, text)`` operating points, drawn as labelled markers.
         path: the PNG to write (its folder must exist).
         title: the plot's title.
+        bits_panel: a second panel beside the DET plot, FRR against security bits
+            (log-2 axis): ``"series"``, a list of dicts with ``"label"``, ``"bits"``
+            and ``"frr"`` (equal-length sequences; FRR in [0, 1]) and ``"kind"``
+            (``"line"`` or ``"points"``); optionally ``"limit_bits"`` (a vertical
+            line: the encoder's mutual-information bound) and ``"title"``.
 
     The axes run from :data:`RATE_MIN` (1e-7) to :data:`FMR_MAX` (0.5) for
     FMR and to :data:`FNMR_MAX` (0.995) for FNMR; rates outside (0 and 1
@@ -187,9 +197,10 @@ def plot_det(
     def zy(rates: Any) -> NDArray[np.float64]:
         return probit(np.clip(np.asarray(rates, dtype=np.float64), RATE_MIN, FNMR_MAX))
 
-    fig = Figure(figsize=(7, 5), dpi=100)
+    panel = _check_bits_panel(bits_panel) if bits_panel is not None else None
+    fig = Figure(figsize=(14, 5.5) if panel is not None else (7, 5), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
+    ax = fig.add_subplot(1, 2 if panel is not None else 1, 1)
     for curve in checked:
         (line,) = ax.plot(zx(curve["fmr"]), zy(curve["fnmr"]), label=curve["label"], linewidth=1.6)
         for a, b, text in curve["points"]:
@@ -212,6 +223,55 @@ def plot_det(
         ax.set_title(title)
     ax.grid(True, linestyle=":", linewidth=0.7)
     ax.legend(loc="upper right", fontsize=8)
+    if panel is not None:
+        _draw_bits_panel(fig.add_subplot(1, 2, 2), panel)
     fig.tight_layout()
     fig.savefig(out_path, format="png", dpi=100)
     return out_path
+
+
+def _check_bits_panel(panel: Any) -> dict[str, Any]:
+    if not isinstance(panel, Mapping) or not isinstance(panel.get("series"), Sequence):
+        raise InvalidArgument("bits_panel must be a mapping with a 'series' list")
+    series = []
+    for i, item in enumerate(panel["series"]):
+        if not isinstance(item, Mapping) or not isinstance(item.get("label"), str):
+            raise InvalidArgument(f"bits_panel series {i} must be a mapping with a 'label' str")
+        bits = np.asarray(item.get("bits", []), dtype=np.float64)
+        frr = _rates(item.get("frr", []), f"bits_panel series {i} frr")
+        if bits.ndim != 1 or bits.shape != frr.shape or not len(bits) or not np.all(bits > 0):
+            raise InvalidArgument(f"bits_panel series {i}: 'bits' must be positive and as long as 'frr'")
+        kind = item.get("kind", "line")
+        if kind not in ("line", "points"):
+            raise InvalidArgument(f"bits_panel series {i}: kind must be 'line' or 'points', got {kind!r}")
+        series.append({"label": item["label"], "bits": bits, "frr": frr, "kind": kind})
+    limit = panel.get("limit_bits")
+    if limit is not None and not (isinstance(limit, (int, float)) and math.isfinite(limit) and limit > 0):
+        raise InvalidArgument(f"bits_panel limit_bits must be a positive number, got {limit!r}")
+    return {"series": series, "limit_bits": limit, "title": panel.get("title")}
+
+
+def _draw_bits_panel(ax: Any, panel: dict[str, Any]) -> None:
+    """FRR (percent) against security bits on a log-2 axis."""
+    markers = "o^sPDvX*"
+    top = 0.0
+    for i, s in enumerate(panel["series"]):
+        style = "-" if s["kind"] == "line" else "none"
+        ax.plot(s["bits"], 100 * s["frr"], marker=markers[i % len(markers)], linestyle=style,
+                label=s["label"], markersize=6)
+        top = max(top, float(np.max(s["frr"])))
+    if panel["limit_bits"] is not None:
+        ax.axvline(panel["limit_bits"], color="grey", linestyle="--",
+                   label=f"encoder limit: {panel['limit_bits']:.1f} bits (mutual information)")
+    ax.axhline(10, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(4, 256)
+    ax.set_xticks([4, 8, 16, 32, 64, 128, 256], ["4", "8", "16", "32", "64", "128", "256"])
+    ax.set_ylim(0, max(25.0, min(100.0, 100 * top + 5)))
+    ax.set_xlabel("security bits (log scale): k, -log2 FAR, log2 guesswork")
+    ax.set_ylabel("key false reject rate, %")
+    if panel["title"]:
+        ax.set_title(panel["title"], fontsize=10)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, linestyle=":", linewidth=0.7)
+    ax.legend(fontsize=7, loc="upper left")
