@@ -778,7 +778,7 @@ def _bits_panel(doc: dict[str, Any]) -> dict[str, Any]:
             rows = [r for r in zl["rows"] if r["mode"] == mode and r["frr"] is not None and r["impostor"]]
             if rows:
                 series.append({
-                    "label": f"zero-leakage {mode}: -log2 FAR (95 % bound), 1 and 3 photos",
+                    "label": f"zero-leakage {mode}: -log2 FAR (95 % bound), each row of the table",
                     "bits": [r["impostor"]["minus_log2_far_95"] for r in rows],
                     "frr": [r["frr"] for r in rows], "kind": "points",
                 })

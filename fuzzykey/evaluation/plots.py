@@ -254,10 +254,10 @@ def _check_bits_panel(panel: Any) -> dict[str, Any]:
 def _draw_bits_panel(ax: Any, panel: dict[str, Any]) -> None:
     """FRR (percent) against security bits on a log-2 axis."""
     markers = "o^sPDvX*"
-    top = 0.0
+    top = 0.0  # the highest FRR drawn, for the ticks
     for i, s in enumerate(panel["series"]):
         style = "-" if s["kind"] == "line" else "none"
-        ax.plot(s["bits"], 100 * s["frr"], marker=markers[i % len(markers)], linestyle=style,
+        ax.plot(s["bits"], np.maximum(100 * s["frr"], 0.1), marker=markers[i % len(markers)], linestyle=style,
                 label=s["label"], markersize=6)
         top = max(top, float(np.max(s["frr"])))
     if panel["limit_bits"] is not None:
@@ -267,11 +267,14 @@ def _draw_bits_panel(ax: Any, panel: dict[str, Any]) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xlim(4, 256)
     ax.set_xticks([4, 8, 16, 32, 64, 128, 256], ["4", "8", "16", "32", "64", "128", "256"])
-    ax.set_ylim(0, max(25.0, min(100.0, 100 * top + 5)))
+    ax.set_yscale("log")
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if t <= max(100 * top, 20.0) * 2]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_ylim(0.1, 100)
     ax.set_xlabel("security bits (log scale): k, -log2 FAR, log2 guesswork")
-    ax.set_ylabel("key false reject rate, %")
+    ax.set_ylabel("key false reject rate, % (log scale; 0 drawn at 0.1)")
     if panel["title"]:
         ax.set_title(panel["title"], fontsize=10)
     ax.tick_params(labelsize=8)
     ax.grid(True, linestyle=":", linewidth=0.7)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower left")
