@@ -37,6 +37,9 @@ MODULES = [
     "fuzzykey.keygen",
     "fuzzykey.robust.dvsp",
     "fuzzykey.robust.robustness",
+    "fuzzykey.templates.unet",
+    "fuzzykey.templates.losses",
+    "fuzzykey.templates.train",
     "fuzzykey.evaluation.datasets",
     "fuzzykey.evaluation.attacks",
     "fuzzykey.evaluation.metrics",
@@ -53,6 +56,7 @@ MODULES = [
     "fuzzykey.evaluation.robustness_lfw",
     "fuzzykey.evaluation.embeddings_file",
     "fuzzykey.evaluation.zlbench",
+    "fuzzykey.evaluation.templates_eval",
     "fuzzykey.distributed",
     "fuzzykey.cli",
     "fuzzykey.cli.errors",
@@ -62,6 +66,7 @@ WITHOUT_EXAMPLES = {
     "fuzzykey._checks": "private argument checks, tested through every entry point",
     "fuzzykey.face": "a package index: one line per module",
     "fuzzykey.robust": "a package index: one line per module",
+    "fuzzykey.templates": "a package index: one line per module",
     "fuzzykey.evaluation": "a package index: one line per module",
     "fuzzykey.cli.main": "the command group; test_cli.py runs every command",
     "fuzzykey.cli.__main__": "python -m fuzzykey.cli; importing it runs the command",
@@ -71,6 +76,7 @@ WITHOUT_EXAMPLES = {
     "fuzzykey.cli.experiments": "the robustness commands: test_robustness_bench.py, test_robustness_lfw.py",
     "fuzzykey.cli.report": "progress bars on stderr: the commands' tests",
     "fuzzykey.cli.embed": "the embed command: test_embed_cli.py",
+    "fuzzykey.cli.templates": "the protect and templates commands: test_templates_cli.py",
 }
 
 

@@ -30,7 +30,8 @@ import fuzzykey
 PACKAGE = Path(fuzzykey.__file__).resolve().parent
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
-LAYERS = {"core": 0, "face": 1, "robust": 1, "keys": 2, "api": 3, "evaluation": 4, "distributed": 5, "cli": 6}
+LAYERS = {"core": 0, "face": 1, "robust": 1, "templates": 1, "keys": 2, "api": 3, "evaluation": 4,
+          "distributed": 5, "cli": 6}
 CORE = {"errors", "_checks", "_core", "bch", "helper", "extractor", "ops", "linear", "kdf"}
 KEYS = {"binarizers", "header", "passwords", "security", "keygen", "discriminant", "zeroleak", "facekeys"}
 HEAVY = ("torch", "cv2", "onnxruntime", "onnx", "PIL")
@@ -41,7 +42,7 @@ def layer(module: str) -> str:
     if parts == ["fuzzykey"]:
         return "api"
     top = parts[1]
-    if top in ("face", "robust", "evaluation", "distributed", "cli"):
+    if top in ("face", "robust", "templates", "evaluation", "distributed", "cli"):
         return top
     if top in CORE:
         return "core"

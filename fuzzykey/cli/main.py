@@ -3,7 +3,8 @@
 ``main`` is a :class:`~fuzzykey.cli.errors.FuzzyKeyGroup`, so every library
 exception raised by a command below becomes one ``fuzzykey: error:`` line and
 its exit status. ``fuzzykey robustness`` loads its commands (and torch) only
-when one of them runs.
+when one of them runs; ``fuzzykey protect`` and ``fuzzykey templates`` load
+torch only when they run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .bench import bench_command
 from .embed import embed_command
 from .errors import EXIT_MODEL, FuzzyKeyGroup, fail
 from .keys import enroll, info, reproduce
+from .templates import protect_command, templates_group
 
 __all__ = ["main"]
 
@@ -71,5 +73,6 @@ def robustness() -> None:
     """Adversarial robustness experiments (DVSP and baselines; needs torch)."""
 
 
-for command in (enroll, reproduce, info, bench_command, embed_command, robustness):
+for command in (enroll, reproduce, info, bench_command, embed_command, robustness, protect_command,
+                templates_group):
     main.add_command(command)

@@ -27,4 +27,5 @@ Runners (one experiment each, returning its JSON document):
 - :mod:`.keybench`: ``fuzzykey bench``, key error rates and security figures on a face set.
 - :mod:`.robustness_mnist`: ``fuzzykey robustness mnist``, DVSP and baselines on MNIST.
 - :mod:`.robustness_lfw`: ``fuzzykey robustness lfw``, a DVSP head on SFace, on LFW.
+- :mod:`.templates_eval`: ``fuzzykey templates train|eval``, ``fuzzykey protect``: cancelable face templates.
 """
