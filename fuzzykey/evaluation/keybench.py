@@ -734,6 +734,13 @@ def _print_zero_leakage(zl: dict[str, Any] | None, echo: Log) -> None:
         f"all coordinates (KS uniformity p = {leak['ks_p']:.2g}); two-factor with a "
         f"wrong secret: {wrong['keys']} keys in {wrong['attempts']:,} attempts with the person's own photos"
     )
+    link = zl["linkability"]
+    if link.get("face-only") is not None:
+        echo(
+            f"helpers' linkability D_sys ({link['mated']} mated, {link['non_mated']} non-mated pairs): "
+            f"face-only {link['face-only']:.2f}, two-factor {link['two-factor']:.2f}, two-factor with "
+            f"the secrets stolen {link['two-factor, secrets stolen']:.2f}"
+        )
 
 
 def _plot(doc: dict[str, Any], cos_g: NDArray[Any], cos_i: NDArray[Any], path: Path) -> None:
