@@ -395,7 +395,9 @@ def helper_linkability(
     attacker lacks the secrets) and two-factor with both secrets stolen
     (:func:`fuzzykey.evaluation.linkability.zero_leakage_linkage_scores`, then
     :func:`~fuzzykey.evaluation.linkability.dsys`). The helpers are made with a cheap Argon2id:
-    the KDF cost changes none of the public fields the attack reads."""
+    the KDF cost changes none of the public fields the attack reads. Two-factor helpers draw
+    their nonce from :func:`os.urandom`, as enrollment must, so their figures vary a little
+    from run to run; the face-only one does not."""
     from ..kdf import Argon2id
 
     xs = _unit(x)
