@@ -24,7 +24,7 @@ also run by ``fuzzykey bench``):
   positions' uniformity.
 * Linkability: D<->sys of two helpers of one person (photos 1 and 2) against two people's.
 
-Run (about 40 minutes on 2 shared cores; the real-path check is ~20 min of it)::
+Run (about 30 minutes on 2 shared cores; the real-path check is ~15 min of it)::
 
     python benchmarks/zero_leakage.py --json benchmarks/results/zero_leakage.json \\
         --md benchmarks/results/zero_leakage.md --write-security \\
