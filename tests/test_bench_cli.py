@@ -122,6 +122,13 @@ def test_bench_bad_input_is_one_line_and_nonzero(setup, message, small_set, cach
     assert len(lines) == 1 and message in lines[0], result.output
 
 
+def test_a_bad_zl_people_is_refused_before_any_work(tmp_path):
+    from fuzzykey.evaluation.keybench import BenchConfig, run_bench
+
+    with pytest.raises(InvalidArgument, match="zl_people .*'halfb'"):
+        run_bench(BenchConfig(images=tmp_path / "nowhere", pairs=None, zl_people="halfb"))
+
+
 def test_parse_code():
     assert parse_code("10,155") == (10, 155)
     with pytest.raises(InvalidArgument, match="M,T"):

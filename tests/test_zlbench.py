@@ -121,6 +121,10 @@ def test_two_factor_with_the_secret_works_and_with_a_wrong_one_never(zk: ZeroLea
     assert not wrong.any() and not decoded.any()
     with pytest.raises(InvalidArgument, match="two_factor"):
         count_keys(zk, x, genuine, wrong_secret=True)
+    for bad in (Attempts(np.array([[0]]), np.array([len(x)])), Attempts(np.array([[-1]]), np.array([0])),
+                Attempts(np.array([[0], [1]]), np.array([2]))):
+        with pytest.raises(InvalidArgument, match="indices into the 160 embeddings"):
+            count_keys(zk, x, bad)
 
 
 @pytest.mark.parametrize("two_factor", [False, True])

@@ -93,6 +93,7 @@ from .zlbench import genuine_attempts, measure_zero_leakage
 __all__ = ["BenchConfig", "parse_code", "run_bench"]
 
 _THROUGHPUT_PHOTOS = 50
+_ZL_PEOPLE = ("auto", "half-b", "all")
 _ZL_FIRST = 6  # genuine attempts: pairs among a person's first 6 photos (the issue's protocol)
 _LINKAGE_BINS = 20  # with a few hundred scores per side, 100 bins read ~0.1 high (estimator bias)
 _DSYS_MEANS = (
@@ -182,6 +183,8 @@ def run_bench(cfg: BenchConfig, *, echo: Log = quiet, progress: Progress = silen
     rotations of the distances, attacked helpers) come from ``cfg.seed``; the
     secrets of the helpers made through KeyGen come from :func:`os.urandom`.
     """
+    if cfg.zl_people not in _ZL_PEOPLE:
+        raise InvalidArgument(f"zl_people must be 'auto', 'half-b' or 'all', got {cfg.zl_people!r}")
     rng = np.random.default_rng(cfg.seed)
     folder = read_image_folder(cfg.images) if cfg.embeddings is None else None
     pairs_file = read_lfw_pairs(cfg.pairs) if cfg.pairs is not None else []
@@ -589,8 +592,6 @@ def _throughput(kg: KeyGen, files: list[Path]) -> dict[str, float] | None:
 
 # --------------------------------------------------------------------------- zero-leakage keys
 def _zl_people(cfg: BenchConfig, faces: _FaceSet) -> str:
-    if cfg.zl_people not in ("auto", "half-b", "all"):
-        raise InvalidArgument(f"zl_people must be 'auto', 'half-b' or 'all', got {cfg.zl_people!r}")
     if cfg.zl_people != "auto":
         return cfg.zl_people
     default = default_data_dir() / "lfw-dev" / "images"

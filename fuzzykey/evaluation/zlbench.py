@@ -170,6 +170,13 @@ def count_keys(
     if wrong_secret and not two_factor:
         raise InvalidArgument("wrong_secret needs two_factor")
     xs = _unit(x)
+    rows = np.concatenate([attempts.enroll.ravel(), attempts.probe])
+    out_of_range = bool(len(rows)) and (rows.min() < 0 or rows.max() >= len(xs))
+    if len(attempts.enroll) != len(attempts.probe) or out_of_range:
+        raise InvalidArgument(
+            f"attempts must pair (N, m) enrollment rows with N probe rows, all indices into the "
+            f"{len(xs)} embeddings; got {attempts.enroll.shape} and {attempts.probe.shape}"
+        )
     coords = zk.transform.apply(xs)
     groups = list(attempts.groups())
     wrong = _secrets(len(groups), wrong_secret, seed + 1)
