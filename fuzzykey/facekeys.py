@@ -80,6 +80,7 @@ __all__ = [
     "ZL_MODES",
     "ZeroLeakageHeader",
     "read_zero_leakage_header",
+    "unit_embeddings",
 ]
 
 ZlMode = Literal["face-only", "two-factor"]
@@ -209,7 +210,10 @@ def read_zero_leakage_header(
     )
 
 
-def _unit_rows(x: Any, dim: int, name: str, *, allow_empty: bool = False) -> NDArray[np.float64]:
+def unit_embeddings(x: Any, dim: int, name: str, *, allow_empty: bool = False) -> NDArray[np.float64]:
+    """``x`` as finite ``(N, dim)`` float64 rows scaled to unit norm (a single vector becomes
+    N = 1); :class:`InvalidArgument` naming ``name`` for a wrong dtype or shape, NaN or infinity,
+    or an all-zero row."""
     a = np.asarray(x)
     if a.dtype.kind not in "fiu":
         raise InvalidArgument(f"{name} must be numeric, got dtype {a.dtype}")
@@ -311,7 +315,7 @@ class ZeroLeakageKeys:
         self, emb: Any, *, secret: bytes | None = None, nonce: bytes = b""
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint16], int]:
         """Enrolled bits (n,), positions (n,) and the number of photos, without a helper."""
-        x = _unit_rows(emb, self.transform.dim, "emb")
+        x = unit_embeddings(emb, self.transform.dim, "emb")
         if x.shape[0] > MAX_PHOTOS:
             raise InvalidArgument(f"enroll takes at most {MAX_PHOTOS} photos, got {x.shape[0]}")
         z, m = self.transform.enroll_coords(x)
@@ -333,7 +337,7 @@ class ZeroLeakageKeys:
     ) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
         """LLRs of the enrolled bits for probe rows, with the coordinates, correlations and dither
         that :func:`fuzzykey.zeroleak.verification_scores` needs."""
-        y = self.transform.apply(_unit_rows(embs, self.transform.dim, "embs", allow_empty=True))
+        y = self.transform.apply(unit_embeddings(embs, self.transform.dim, "embs", allow_empty=True))
         y, rho, dither = self.probe_coords(y, photos, secret=secret, nonce=nonce)
         return bit_llrs(y, positions, rho, dither), y, rho, dither
 

@@ -70,6 +70,7 @@ from ..facekeys import ZeroLeakageKeys
 from ..header import read_helper_header
 from ..helper import HelperData
 from ..keygen import KeyGen
+from ..zeroleak import quantize
 
 __all__ = [
     "StructuralAttackResult",
@@ -377,8 +378,6 @@ def _population_leak(
     """The attacker's model, (n, bins): log P(bit 0 | bin) / P(bit 1 | bin) per coordinate, from
     the population's photos enrolled one each (under the helper's secret when it has one),
     with add-one smoothing."""
-    from ..zeroleak import quantize
-
     n = zk.code.n
     y, _, dither = zk.probe_coords(coords, 1, secret=secret, nonce=nonce if secret is not None else b"")
     pb, pp = quantize(y, dither)

@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgument
-from ..facekeys import ZeroLeakageKeys
+from ..facekeys import ZeroLeakageKeys, unit_embeddings
 from ..zeroleak import bit_llrs, verification_scores
 from .attacks import guesswork_attack, position_leakage
 from .linkability import dsys, zero_leakage_linkage_scores
@@ -131,19 +131,6 @@ def enrollments(labels: Any, photos: int, *, first: int = 6) -> NDArray[np.int64
     return np.array(rows, dtype=np.int64).reshape(-1, photos)
 
 
-def _unit(x: Any) -> NDArray[np.float64]:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 2 or not len(a):
-        raise InvalidArgument(f"embeddings must be a non-empty (N, dim) array, got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise InvalidArgument("embeddings contain NaN or infinity")
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise InvalidArgument("embeddings contain an all-zero row")
-    out: NDArray[np.float64] = a / norms
-    return out
-
-
 def _secrets(count: int, two_factor: bool, seed: int) -> list[tuple[bytes | None, bytes]]:
     """A secret and nonce per enrollment (two-factor), drawn from ``seed``; or none."""
     if not two_factor:
@@ -169,7 +156,7 @@ def count_keys(
     """
     if wrong_secret and not two_factor:
         raise InvalidArgument("wrong_secret needs two_factor")
-    xs = _unit(x)
+    xs = unit_embeddings(x, zk.transform.dim, "embeddings")
     rows = np.concatenate([attempts.enroll.ravel(), attempts.probe])
     out_of_range = bool(len(rows)) and (rows.min() < 0 or rows.max() >= len(xs))
     if len(attempts.enroll) != len(attempts.probe) or out_of_range:
@@ -225,7 +212,7 @@ def dictionary_keys(
     those attempts are decoded. ``two_factor``: each enrollment its own secret and
     nonce (from ``seed``), which the attacker holds.
     """
-    xs = _unit(x)
+    xs = unit_embeddings(x, zk.transform.dim, "embeddings")
     lab = np.asarray(labels)
     if lab.shape != (len(xs),):
         raise InvalidArgument(f"labels must have one entry per embedding ({len(xs)}), got shape {lab.shape}")
@@ -330,7 +317,8 @@ def measure_zero_leakage(
         link_non_mated: non-mated helper pairs drawn for the linkability (:func:`helper_linkability`).
     """
     make = zk_for if zk_for is not None else (lambda k: ZeroLeakageKeys(k=k))
-    xs = _unit(x)
+    one = make(16)
+    xs = unit_embeddings(x, one.transform.dim, "embeddings")
     lab = np.asarray(labels)
     out_rows: list[dict[str, Any]] = []
     for photos, k in rows:
@@ -354,11 +342,10 @@ def measure_zero_leakage(
             if names is not None:
                 row["impostor_key_pairs"] = [[names[int(lab[a])], names[int(lab[b])]] for a, b in d.hits]
             out_rows.append(row)
-    one = make(16)
     firsts = enrollments(lab, 1, first=first)[:, 0]
     rng = np.random.default_rng(seed)
     attacked = rng.choice(firsts, min(guesswork_helpers, len(firsts)), replace=False)
-    pop = _unit(population) if population is not None else xs
+    pop = unit_embeddings(population, one.transform.dim, "population") if population is not None else xs
     guess: dict[str, Any] = {}
     stolen: list[bytes | None] = [rng.bytes(32) for _ in attacked]
     for mode, secrets in (("face-only", None), ("two-factor, secret stolen", stolen)):
@@ -407,9 +394,9 @@ def helper_linkability(
     from run to run; the face-only one does not."""
     from ..kdf import Argon2id
 
-    xs = _unit(x)
-    lab = np.asarray(labels)
     zk = ZeroLeakageKeys(kdf=Argon2id(1, 64, 1))
+    xs = unit_embeddings(x, zk.transform.dim, "embeddings")
+    lab = np.asarray(labels)
     rng = np.random.default_rng(seed + 11)
     people = _people(lab, first)
     mated = [(int(m[0]), int(m[1])) for m in people if len(m) >= 2]
