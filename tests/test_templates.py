@@ -30,6 +30,7 @@ from fuzzykey.templates import (
     protect_faces,
     save_generator,
     sobel_edges,
+    ssim_rows,
     train_generator,
 )
 
@@ -270,9 +271,59 @@ def test_template_loss_combines_the_terms() -> None:
         loss(x, gx, e, g.numpy())
 
 
+def test_ssim_rows_matches_scikit_image_and_the_evaluation() -> None:
+    from skimage.metrics import structural_similarity
+
+    from fuzzykey.evaluation.templates_eval import ssim
+
+    x, y = images(3, 24, seed=8, dtype=torch.float64), images(3, 24, seed=9, dtype=torch.float64)
+    y = 0.6 * x + 0.4 * y  # related, so SSIM is well inside (-1, 1)
+    got = ssim_rows(x, y).numpy()
+    a, b = x.permute(0, 2, 3, 1).numpy(), y.permute(0, 2, 3, 1).numpy()
+    ref = [structural_similarity(a[n], b[n], channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False, data_range=255) for n in range(3)]
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+    np.testing.assert_allclose(got, ssim(a, b), rtol=1e-9)
+    assert 0.2 < got.min() and got.max() < 0.95
+
+
+def test_ssim_rows_gradient_matches_finite_differences() -> None:
+    x = images(1, 12, seed=10, dtype=torch.float64)
+    y = images(1, 12, seed=11, dtype=torch.float64).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: ssim_rows(x, t), (y,), eps=1e-3, atol=1e-7)
+
+
+def test_ssim_rows_rejects_bad_input() -> None:
+    with pytest.raises(InvalidArgument, match=r"at least 11 pixels.*\(1, 3, 8, 8\)"):
+        ssim_rows(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+    with pytest.raises(InvalidArgument, match=r"\(1, 3, 16, 16\) and \(1, 3, 16, 12\)"):
+        ssim_rows(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 12))
+    with pytest.raises(InvalidArgument, match="data_range.*0"):
+        ssim_rows(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), data_range=0)
+
+
+def test_template_loss_ssim_term_rewards_structural_change() -> None:
+    x, gx = images(4, 16, seed=4), images(4, 16, seed=5)
+    e, g = torch.randn(4, 8, generator=seeded(6)), torch.randn(4, 8, generator=seeded(7))
+    plain = TemplateLoss(margin=0.1, embedding_weight=3.0, distortion_weight=0.5, edge_weight=0.25)
+    with_ssim = TemplateLoss(margin=0.1, embedding_weight=3.0, distortion_weight=0.5, edge_weight=0.25,
+                             ssim_weight=2.0)
+    sim = float(ssim_rows(x, gx).mean())
+    a, b = plain(x, gx, e, g), with_ssim(x, gx, e, g)
+    assert float(a.ssim) == pytest.approx(sim) and float(b.ssim) == pytest.approx(sim)
+    assert float(b.total) == pytest.approx(float(a.total) - 2.0 * (1.0 - sim), rel=1e-6)
+    # the term's gradient reaches the templates; with weight 0 nothing extra is asked
+    t = gx.clone().requires_grad_(True)
+    with_ssim(x, t, e, g).total.backward()
+    assert t.grad is not None and float(t.grad.abs().sum()) > 0
+    small = plain(images(1, 8), images(1, 8, seed=1), e[:1], g[:1])
+    assert math.isnan(float(small.ssim))  # no window fits: not computed, and not needed
+
+
 @pytest.mark.parametrize(
     ("kwargs", "quoted"),
-    [({"margin": 2.5}, "2.5"), ({"margin": -0.1}, "-0.1"), ({"edge_weight": 1.5}, "1.5"),
+    [({"ssim_weight": -0.5}, "-0.5"), ({"margin": 2.5}, "2.5"), ({"margin": -0.1}, "-0.1"),
+     ({"edge_weight": 1.5}, "1.5"),
      ({"embedding_weight": 0.0}, "0.0"), ({"distortion_weight": -1.0}, "-1.0"),
      ({"embedding_weight": math.nan}, "nan"), ({"margin": True}, "True"), ({"edge_weight": "0.5"}, "'0.5'")],
 )

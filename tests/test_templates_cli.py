@@ -123,9 +123,20 @@ def test_protect_errors(images, weights, env, tmp_path) -> None:
     bad.write_bytes(b"junk")
     line = error_line(run(["protect", str(photo), "--out", str(out), "--weights", str(bad)], env), 5)
     assert "bad.npz" in line
-    if not DEFAULT_WEIGHTS.is_file():
-        line = error_line(run(["protect", str(photo), "--out", str(out)], env), 5)
-        assert "no trained template generator ships" in line
+
+
+def test_protect_uses_the_shipped_generator(images, env, tmp_path, yunet, monkeypatch) -> None:
+    photo = images / "Colin_Powell" / "Colin_Powell_0001.jpg"
+    result = run(["protect", str(photo), "--out", str(tmp_path / "out"), "--threads", "1"], env)
+    assert result.exit_code == 0, result.output
+    net, _ = load_generator(DEFAULT_WEIGHTS)
+    with Image.open(tmp_path / "out" / "Colin_Powell_0001.png") as img:
+        np.testing.assert_array_equal(np.asarray(img), protect_photos([str(photo)], net, detector=yunet)[0])
+    from fuzzykey.evaluation import templates_eval
+
+    monkeypatch.setattr(templates_eval, "DEFAULT_WEIGHTS", tmp_path / "gone.npz")
+    line = error_line(run(["protect", str(photo), "--out", str(tmp_path / "o2")], env), 5)
+    assert "packaged template generator" in line and "gone.npz" in line
 
 
 def test_train_writes_weights_with_provenance(images, env, tmp_path) -> None:
@@ -190,6 +201,21 @@ def test_eval_with_pairs_and_skip_inversion(images, weights, env, tmp_path) -> N
     doc = json.loads(js.read_text())
     assert doc["inversion"] is None and doc["data"]["pairs_file"] == str(pairs)
     assert doc["sface"]["genuine_pairs"] == 1 and doc["sface"]["impostor_pairs"] == 1
+    assert doc["cross_generator"] is None
+    # a second generator: its templates against the first's, with the weight file's provenance
+    js2 = tmp_path / "p2.json"
+    result = run(["templates", "eval", "--images", str(images), "--weights", str(weights), "--second-weights",
+                  str(DEFAULT_WEIGHTS), "--pairs", str(pairs), "--skip-inversion", "--json", str(js2),
+                  "--threads", "1"], env)
+    assert result.exit_code == 0, result.output
+    cross = json.loads(js2.read_text())["cross_generator"]
+    assert cross["genuine_pairs"] == 1 and cross["generator"]["weights"] == str(DEFAULT_WEIGHTS)
+    assert cross["generator"]["provenance"]["command"].startswith("fuzzykey templates train")
+    assert "second generator G2" in result.output
+    assert "--second-weights" in json.loads(js2.read_text())["command"]
+    line = error_line(run(["templates", "eval", "--images", str(images), "--weights", str(weights),
+                           "--second-weights", str(tmp_path / "nope.npz"), "--skip-inversion"], env), 5)
+    assert "nope.npz" in line
     pairs.write_text("1\nColin_Powell\tone\t2\n")
     line = error_line(run(["templates", "eval", "--images", str(images), "--weights", str(weights),
                            "--pairs", str(pairs), "--skip-inversion"], env), 2)

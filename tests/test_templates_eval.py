@@ -253,12 +253,13 @@ def test_protect_photos(folder_path, yunet) -> None:
         protect_photos([str(files[0])], "net", detector=yunet)  # type: ignore[arg-type]
 
 
-def test_load_weights(tmp_path) -> None:
+def test_load_weights(tmp_path, monkeypatch) -> None:
+    from fuzzykey.evaluation import templates_eval
     from fuzzykey.templates import save_generator
 
-    if not DEFAULT_WEIGHTS.is_file():
-        with pytest.raises(ModelError, match="no trained template generator ships"):
-            load_weights(None)
+    monkeypatch.setattr(templates_eval, "DEFAULT_WEIGHTS", tmp_path / "gone.npz")
+    with pytest.raises(ModelError, match="packaged template generator .*gone.npz.* is missing"):
+        load_weights(None)
     save_generator(tmp_path / "g.npz", UNetGenerator(4, 2, generator=seeded(0)), {"note": "test"})
     net, meta, where = load_weights(tmp_path / "g.npz")
     assert net.config() == {"width": 4, "depth": 2} and meta["provenance"] == {"note": "test"}
@@ -402,6 +403,35 @@ def test_evaluate_with_a_pairs_list(folder_path, yunet, sface, shared_cache) -> 
         evaluate_templates(folder_path, net, sface, yunet, EvalConfig(inversion=None), pairs=pairs[3:5])
 
 
+def test_evaluate_with_a_second_generator(folder_path, yunet, sface, shared_cache) -> None:
+    """G(x_i) against G2(x_j): the rates and D<->sys recomputed from the two sets of templates."""
+    net = UNetGenerator(4, 2, generator=seeded(0))
+    other = UNetGenerator(4, 2, generator=seeded(1))
+    with torch.no_grad():
+        other.head.weight.normal_(0.0, 0.3, generator=seeded(2))  # visibly another generator
+    doc, figures = evaluate_templates(folder_path, net, sface, yunet, EvalConfig(inversion=None),
+                                      second_generator=other)
+    crops, labels = _test_crops(folder_path, yunet)
+    e_g, e_g2 = sface.embed(protect_faces(net, crops)), sface.embed(protect_faces(other, crops))
+    assert not np.allclose(e_g, e_g2, atol=1e-3)
+    same = labels[:, None] == labels[None, :]
+    upper = np.triu(np.ones_like(same), k=1).astype(bool)
+    cross = e_g.astype(np.float64) @ e_g2.astype(np.float64).T
+    gen, imp = cross[same & upper], cross[~same]
+    got = doc["cross_generator"]
+    assert got["genuine_pairs"] == len(gen) == 6 and got["impostor_pairs"] == len(imp) == 60
+    assert math.isclose(got["eer"], eer(gen, imp), abs_tol=1e-9)
+    assert math.isclose(got["dsys"], dsys(gen, imp), abs_tol=1e-9)
+    assert got["generator"]["config"] == {"width": 4, "depth": 2}
+    assert figures.curves[-1]["label"] == "G(x) vs G2(x')"
+    assert "second generator G2" in format_eval_table(doc)
+    plain, _ = evaluate_templates(folder_path, net, sface, yunet, EvalConfig(inversion=None))
+    assert plain["cross_generator"] is None and "second generator" not in format_eval_table(plain)
+    with pytest.raises(InvalidArgument, match="second_generator must be a UNetGenerator or None, got str"):
+        evaluate_templates(folder_path, net, sface, yunet, EvalConfig(inversion=None),
+                           second_generator="g2")  # type: ignore[arg-type]
+
+
 def test_train_templates_on_half_a(folder_path, yunet, sface, shared_cache) -> None:
     config = TrainConfig(width=4, depth=2, epochs=1, batch_size=4, learning_rate=0.01, seed=0)
     lines = []
@@ -442,3 +472,42 @@ def test_plot_without_reconstructions(tmp_path) -> None:
                       [{"label": "a", "fmr": np.array([1.0, 0.0]), "fnmr": np.array([0.0, 1.0])}])
     out = plot_templates(fig, str(tmp_path / "p.png"))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- the shipped generator
+
+
+def test_shipped_weights_record_how_they_were_made() -> None:
+    net, meta, where = load_weights(None)
+    assert where == DEFAULT_WEIGHTS and DEFAULT_WEIGHTS.stat().st_size < 100_000  # float16, compact
+    prov = meta["provenance"]
+    # trained by the command it records, with today's defaults: the command reproduces it
+    assert prov["command"].startswith("fuzzykey templates train ")
+    assert prov["hyper_parameters"] == TrainConfig().to_dict()
+    assert net.config() == {"width": TrainConfig().width, "depth": TrainConfig().depth}
+    assert prov["encoder"].startswith("sface") and prov["detector"].startswith("yunet")
+    data = prov["data"]
+    assert "half A" in data["split"] and "half B is never used" in data["split"]
+    assert data["train_photos"] > 4000 and data["validation_photos"] > 200 and data["max_photos"] is None
+    assert len(prov["history"]) == TrainConfig().epochs
+    assert prov["seconds"] < 3600 and prov["torch_threads"] <= 2  # under an hour on two cores
+
+
+def test_shipped_generator_on_half_b_photos(lfw_images, yunet, sface) -> None:
+    """Two photos each of eight half-B people the generator never saw: the templates look
+    nothing like the photos by SSIM, yet each still finds its person among the photos."""
+    folder = read_image_folder(lfw_images)
+    people = [p for p in folder.people if template_split(p) == "test"
+              and len(list((lfw_images / p).glob("*.jpg"))) >= 2][:8]
+    first = [sorted((lfw_images / p).glob("*.jpg"))[0] for p in people]
+    second = [sorted((lfw_images / p).glob("*.jpg"))[1] for p in people]
+    net, _, _ = load_weights(None)
+    x1 = np.stack([yunet.detect_and_align(f).crop for f in first])
+    x2 = np.stack([yunet.detect_and_align(f).crop for f in second])
+    g1 = protect_faces(net, x1)
+    assert ssim(g1, x1).mean() < 0.5
+    e_g, e_x1, e_x2 = sface.embed(g1), sface.embed(x1), sface.embed(x2)
+    assert (e_g * e_x1).sum(axis=1).mean() > 0.6  # its own photo
+    # the template against the person's *other* photo: top-1 among the eight people
+    hits = (np.argmax(e_g @ e_x2.T, axis=1) == np.arange(8)).sum()
+    assert hits >= 7, hits

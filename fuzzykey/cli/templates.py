@@ -26,15 +26,16 @@ from .report import progress_bars, stderr_line
 __all__ = ["protect_command", "templates_group", "TRAIN_DEFAULTS"]
 
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "width": 16,
-    "depth": 4,
-    "epochs": 10,
+    "width": 8,
+    "depth": 3,
+    "epochs": 5,
     "batch_size": 16,
-    "learning_rate": 1e-3,
+    "learning_rate": 2e-3,
     "margin": 0.3,
     "embedding_weight": 10.0,
-    "distortion_weight": 1.0,
-    "edge_weight": 0.5,
+    "distortion_weight": 3.0,
+    "edge_weight": 1.0,
+    "ssim_weight": 1.0,
     "seed": 0,
 }
 """The defaults of ``fuzzykey templates train``: those of :class:`~fuzzykey.templates.TrainConfig`."""
@@ -176,6 +177,8 @@ IMAGES = click.option("--images", "--data", "images", type=click.Path(path_type=
               type=click.FloatRange(min=0), help="weight of the distortion reward")
 @click.option("--edge-weight", default=TRAIN_DEFAULTS["edge_weight"], show_default=True,
               type=click.FloatRange(0, 1), help="share of the Sobel edge mask in the reward's pixel weights")
+@click.option("--ssim-weight", default=TRAIN_DEFAULTS["ssim_weight"], show_default=True,
+              type=click.FloatRange(min=0), help="weight of the structural reward 1 - SSIM(G(x), x)")
 @click.option("--seed", default=TRAIN_DEFAULTS["seed"], show_default=True, type=click.IntRange(0, 2**63 - 1))
 @click.option("--max-photos", type=click.IntRange(min=1), default=None,
               help="training photos at most [default: all]")
@@ -185,7 +188,8 @@ IMAGES = click.option("--images", "--data", "images", type=click.Path(path_type=
 @THREADS
 def train_command(images: Path | None, out: Path, force: bool, width: int, depth: int, epochs: int,
                   batch_size: int, learning_rate: float, margin: float, embedding_weight: float,
-                  distortion_weight: float, edge_weight: float, seed: int, max_photos: int | None,
+                  distortion_weight: float, edge_weight: float, ssim_weight: float, seed: int,
+                  max_photos: int | None,
                   max_validation_photos: int, max_per_person: int | None, threads: int | None) -> None:
     """Train the template generator on half A of a face set and write its weights.
 
@@ -202,7 +206,8 @@ def train_command(images: Path | None, out: Path, force: bool, width: int, depth
 
     config = TrainConfig(width=width, depth=depth, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, margin=margin, embedding_weight=embedding_weight,
-                         distortion_weight=distortion_weight, edge_weight=edge_weight, seed=seed)
+                         distortion_weight=distortion_weight, edge_weight=edge_weight,
+                         ssim_weight=ssim_weight, seed=seed)
     sface = _encoder(threads)
     result, provenance = lib.train_templates(
         images if images is not None else default_data_dir() / "lfw-dev" / "images",
@@ -215,7 +220,8 @@ def train_command(images: Path | None, out: Path, force: bool, width: int, depth
     save_generator(out, result.generator, provenance)
     last = result.history[-1]
     click.echo(f"wrote {out}: {provenance['data']['train_photos']} training photos, {config.epochs} epochs, "
-               f"cosine {last.cosine:.3f}, L1 {last.l1:.3f}, {provenance['seconds']:.0f} s")
+               f"cosine {last.cosine:.3f}, L1 {last.l1:.3f}, SSIM {last.ssim:.3f}, "
+               f"{provenance['seconds']:.0f} s")
 
 
 @templates_group.command("eval")
@@ -225,6 +231,9 @@ def train_command(images: Path | None, out: Path, force: bool, width: int, depth
                    "and sampled impostors]")
 @WEIGHTS
 @click.option("--skip-inversion", is_flag=True, help="do not train and judge the inversion attack")
+@click.option("--second-weights", type=click.Path(path_type=Path), default=None,
+              help="a second generator (another database's, or after a revocation): measure how "
+                   "its templates link to the first's")
 @click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="write the results as JSON")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -246,6 +255,7 @@ def train_command(images: Path | None, out: Path, force: bool, width: int, depth
 @click.option("--force", is_flag=True, help="replace existing output files")
 @THREADS
 def eval_command(images: Path | None, pairs: Path | None, weights: Path | None, skip_inversion: bool,
+                 second_weights: Path | None,
                  json_out: Path | None, plot: Path | None, max_photos: int | None, max_per_person: int,
                  impostors: int, inversion_width: int, inversion_depth: int, inversion_epochs: int,
                  inversion_lr: float, inversion_max_photos: int, examples: int, seed: int, force: bool,
@@ -255,13 +265,16 @@ def eval_command(images: Path | None, pairs: Path | None, weights: Path | None, 
     SFace EER and FNMR at FMR 0.1 % of template vs photo and template vs
     template against plain SFace on the same pairs; SSIM, PSNR and YuNet's
     detection rate of templates; an inversion network trained on half A and
-    judged on half B; D<->sys of templates; templates per second.
+    judged on half B; D<->sys of templates; templates per second. With
+    --second-weights, the same for templates of two generators (two databases,
+    or before and after a revocation).
     """
     check_new_file(json_out, "JSON file", force)
     check_new_file(plot, "plot", force)
     lib = _library()
     _threads(threads)
     generator, meta, where = lib.load_weights(weights)
+    second = None if second_weights is None else lib.load_weights(second_weights)
     inversion = None if skip_inversion else lib.InversionConfig(
         width=inversion_width, depth=inversion_depth, epochs=inversion_epochs, learning_rate=inversion_lr,
         max_photos=inversion_max_photos, seed=seed)
@@ -270,9 +283,14 @@ def eval_command(images: Path | None, pairs: Path | None, weights: Path | None, 
     doc, figures = lib.evaluate_templates(
         images if images is not None else default_data_dir() / "lfw-dev" / "images",
         generator, _encoder(threads), _detector(), config,
-        pairs=None if pairs is None else read_lfw_pairs(pairs), progress=progress_bars(), log=stderr_line)
+        pairs=None if pairs is None else read_lfw_pairs(pairs),
+        second_generator=None if second is None else second[0], progress=progress_bars(), log=stderr_line)
     doc["generator"].update({"weights": str(where), "sha256": meta.get("sha256"),
                              "provenance": meta.get("provenance")})
+    if second is not None:
+        doc["cross_generator"]["generator"].update({"weights": str(second[2]),
+                                                    "sha256": second[1].get("sha256"),
+                                                    "provenance": second[1].get("provenance")})
     doc["data"]["pairs_file"] = None if pairs is None else str(pairs)
     doc["command"] = _command_line()
     click.echo(lib.format_eval_table(doc))

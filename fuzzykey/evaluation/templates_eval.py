@@ -48,7 +48,13 @@ irreversibility than its SFace match.
 (:func:`fuzzykey.evaluation.linkability.dsys`) of the ``protected_vs_protected`` scores:
 mated pairs G(x1), G(x2) of one person stored in two databases, non-mated pairs of two
 people. The plain generator has no per-database key, so this is as linkable as the
-templates are identifiable; the figure is the baseline for a keyed variant.
+templates are identifiable. Giving each database its own generator (a new seed, new
+training: the "keyed" or revoked template) does not change that while templates must
+match plain photos through the public encoder: both G1(x) and G2(x') are close to F(x)
+and F(x'), hence to each other. ``second_generator`` measures it: with a second
+generator G2, ``cross_generator`` holds the rates of :math:`\cos(F(G(x_i)), F(G_2(x_j)))`
+on the same pairs and its :math:`D_{\leftrightarrow}^{sys}` (one person's templates in
+two databases with different generators, or before and after a revocation).
 
 **Speed.** ``images_per_s``: templates per second of :func:`~fuzzykey.templates.unet.protect_faces`
 on the test crops (batches of 32, the torch threads of the process, after a one-crop
@@ -150,7 +156,8 @@ CROP_SIZE = 112
 VALIDATION_BYTE = 26
 """Half-A people whose name's second SHA-256 byte is below this validate (about 10 %)."""
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "templates_unet_v1.npz"
-"""Where the package's trained generator will live; none ships yet (pass a weight file)."""
+"""The packaged generator: trained by ``fuzzykey templates train`` with its defaults on
+LFW-dev half A (its provenance is in the file; README, "Cancelable face templates")."""
 
 
 # --------------------------------------------------------------------------- splits
@@ -416,8 +423,8 @@ def load_weights(path: str | os.PathLike[str] | None) -> tuple[UNetGenerator, di
     """The generator in ``path`` (default :data:`DEFAULT_WEIGHTS`), its header and its path."""
     where = DEFAULT_WEIGHTS if path is None else Path(path)
     if path is None and not where.is_file():
-        raise ModelError("no trained template generator ships with this fuzzykey yet; "
-                         "pass a weight file (train one with 'fuzzykey templates train')")
+        raise ModelError(f"the packaged template generator {str(where)!r} is missing (a broken install?); "
+                         f"reinstall fuzzykey or pass a weight file ('fuzzykey templates train' makes one)")
     generator, meta = load_generator(where)
     return generator, meta, where
 
@@ -471,9 +478,11 @@ def train_templates(images: str | os.PathLike[str], config: TrainConfig, encoder
 
     def on_epoch(stats: Any) -> None:
         val_text = "" if stats.val_cosine is None else \
-            f", validation cosine {stats.val_cosine:.3f} L1 {stats.val_distortion:.3f}"
+            f", validation cosine {stats.val_cosine:.3f} L1 {stats.val_distortion:.3f} " \
+            f"SSIM {stats.val_ssim:.3f}"
         log(f"epoch {stats.epoch}/{config.epochs}: loss {stats.loss:.4f}, cosine {stats.cosine:.3f} "
-            f"(min {stats.min_cosine:.3f}), L1 {stats.l1:.3f}{val_text} ({stats.seconds:.0f} s)")
+            f"(min {stats.min_cosine:.3f}), L1 {stats.l1:.3f}, SSIM {stats.ssim:.3f}{val_text} "
+            f"({stats.seconds:.0f} s)")
 
     result = train_generator(train, encoder, config, validation=val if len(val) else None,
                              on_epoch=on_epoch)
@@ -723,6 +732,7 @@ def _keep_pairs(pairs: NDArray[np.int64], ok: NDArray[np.bool_]) -> NDArray[np.i
 
 def evaluate_templates(images: str | os.PathLike[str], generator: UNetGenerator, encoder: Any, detector: Any,
                        config: EvalConfig = EvalConfig(), *, pairs: Sequence[LfwPair] | None = None,
+                       second_generator: UNetGenerator | None = None,
                        progress: Progress = silent, log: Log = quiet) -> tuple[dict[str, Any], EvalFigures]:
     """Measure ``generator`` on the test people (half B) of an image folder (module docstring).
 
@@ -736,6 +746,8 @@ def evaluate_templates(images: str | os.PathLike[str], generator: UNetGenerator,
         config: sizes, the FMR target, the attack.
         pairs: an LFW pairs list: its pairs of two test people, instead of every
             same-person pair and sampled impostor pairs of the selected photos.
+        second_generator: another generator (another database's, or the one after a
+            revocation): adds ``cross_generator``, G(x) against G2(x') (module docstring).
 
     Returns:
         The JSON-ready document and the images and curves for :func:`plot_templates`.
@@ -744,6 +756,9 @@ def evaluate_templates(images: str | os.PathLike[str], generator: UNetGenerator,
         raise InvalidArgument(f"generator must be a UNetGenerator, got {type(generator).__name__}")
     if not isinstance(config, EvalConfig):
         raise InvalidArgument(f"config must be an EvalConfig, got {type(config).__name__}")
+    if second_generator is not None and not isinstance(second_generator, UNetGenerator):
+        raise InvalidArgument(f"second_generator must be a UNetGenerator or None, "
+                              f"got {type(second_generator).__name__}")
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     folder = read_image_folder(images)
@@ -823,6 +838,15 @@ def evaluate_templates(images: str | os.PathLike[str], generator: UNetGenerator,
     curves = [_curve("SFace x vs x'", *scores["sface"]),
               _curve("G(x) vs x'", *scores["protected_vs_original"]),
               _curve("G(x) vs G(x')", *scores["protected_vs_protected"])]
+    if second_generator is None:
+        doc["cross_generator"] = None
+    else:
+        e_g2 = encoder.embed(protect_faces(second_generator, crops, batch_size=config.batch_size))
+        cross = (_pair_scores(e_g, e_g2, gen), _pair_scores(e_g, e_g2, imp))
+        doc["cross_generator"] = {**_rates(*cross, target), "dsys": dsys(*cross),
+                                  "generator": {"config": second_generator.config(),
+                                                "parameters": count_parameters(second_generator)}}
+        curves.append(_curve("G(x) vs G2(x')", *cross))
     reconstructed: NDArray[np.uint8] | None = None
     if config.inversion is None:
         doc["inversion"] = None
@@ -934,6 +958,10 @@ def format_eval_table(doc: Mapping[str, Any]) -> str:
         lines.append(f"inversion: SFace match {inv['match_rate']:.1%} at threshold {inv['threshold']:.3f} "
                      f"(templates themselves {inv['protected_match_rate']:.1%}), "
                      f"SSIM {num(inv['ssim'], '.3f')}, PSNR {num(inv['psnr'], '.2f')} dB")
+    cross = doc.get("cross_generator")
+    if cross is not None:
+        lines.append(f"second generator G2: G(x) vs G2(x') EER {cross['eer']:.2%}, "
+                     f"FNMR@FMR{target:g} {cross[key]:.2%}, D<->sys {cross['dsys']:.3f}")
     lines.append(f"D<->sys {doc['dsys']:.3f}, {doc['images_per_s']:.1f} templates/s")
     return "\n".join(lines)
 

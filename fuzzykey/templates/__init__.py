@@ -1,5 +1,9 @@
-"""Cancelable face templates: distorted face crops that people cannot recognise
-but the face encoder still matches (needs ``fuzzykey[torch]``).
+"""Cancelable face templates: distorted face crops that the face encoder still
+matches (needs ``fuzzykey[torch]``). How much of the face people can still see,
+whether the crop can be recovered from its template and whether two databases'
+templates link are measured, not promised (:mod:`fuzzykey.evaluation.templates_eval`;
+for the shipped generator the README's figures: matchable, changed far beyond SSIM
+0.5, but invertible by a trained network and linkable).
 
 The subpackage's one job is the generator behind "unrecognizable yet identifiable"
 templates (Zakharov, Kuznetsov and Frontoni, arXiv 2401.15048 and 2402.02540): a
@@ -17,7 +21,7 @@ so nothing here imports the face pipeline, the key pipeline or the evaluation co
 - :mod:`~fuzzykey.templates.unet`: the :class:`UNetGenerator`, :func:`protect_faces`
   and the weight file format (:func:`save_generator`, :func:`load_generator`).
 - :mod:`~fuzzykey.templates.losses`: Sobel edges, the edge-weighted distortion reward,
-  the cosine-margin hinge and their weighted sum :class:`TemplateLoss`.
+  a differentiable SSIM, the cosine-margin hinge and their weighted sum :class:`TemplateLoss`.
 - :mod:`~fuzzykey.templates.train`: :func:`train_generator` with its validated
   :class:`TrainConfig` and per-epoch :class:`EpochStats`.
 """
@@ -31,6 +35,7 @@ from .losses import (
     distortion_reward,
     embedding_margin_loss,
     sobel_edges,
+    ssim_rows,
 )
 from .train import EpochStats, TrainConfig, TrainResult, train_generator
 from .unet import (
@@ -55,6 +60,7 @@ __all__ = [
     "cosine_rows",
     "distortion_reward",
     "embedding_margin_loss",
+    "ssim_rows",
     "TemplateLoss",
     "LossTerms",
     "TrainConfig",

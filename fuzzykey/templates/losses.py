@@ -33,9 +33,26 @@ templates :math:`G(X_n)`, and the frozen encoder's embeddings
 
   zero while the template's embedding is within cosine distance m (``margin``) of
   the original's, linear beyond.
+* **Structural change** (:func:`ssim_rows`): the mean SSIM of each template to its
+  original (Wang, Bovik, Sheikh and Simoncelli, IEEE TIP 13(4), 2004), with a Gaussian
+  window :math:`w` (11 taps, :math:`\sigma = 1.5`, normalised, only windows inside the
+  image), local means, variances and covariance per channel,
+
+  .. math:: \mathrm{SSIM} = \operatorname{mean}_{c,ij}
+            \frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}
+                 {(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)},
+            \qquad C_1 = (0.01\cdot 255)^2,\ C_2 = (0.03\cdot 255)^2,
+
+  the definition :func:`fuzzykey.evaluation.templates_eval.ssim` reports (scikit-image's
+  ``structural_similarity`` with ``gaussian_weights=True``), here differentiable. L1
+  pays the same for a colour shift as for a change of shape; SSIM's structure factor
+  (the local correlation :math:`\sigma_{xy}/\sigma_x\sigma_y`) is what a recolouring
+  keeps, so a reward on :math:`1 - \mathrm{SSIM}` pushes G to change the pattern of
+  the image too.
 * **Total** (:class:`TemplateLoss`):
-  :math:`L = \lambda_{emb}\,L_{emb} - \lambda_{dist}\,R`, minimised over G. It is
-  bounded below since R is (:math:`w \le (1-\alpha) + \alpha HW`).
+  :math:`L = \lambda_{emb}\,L_{emb} - \lambda_{dist}\,R - \lambda_{ssim}\,(1 - \overline{\mathrm{SSIM}})`,
+  minimised over G. It is bounded below since R is
+  (:math:`w \le (1-\alpha) + \alpha HW`) and SSIM is at least −1.
 
 The papers (Zakharov, Kuznetsov and Frontoni, arXiv 2401.15048; Zakharov et al.,
 arXiv 2402.02540) describe a triplet-loss-inspired trade-off between an image
@@ -75,6 +92,7 @@ __all__ = [
     "cosine_rows",
     "distortion_reward",
     "embedding_margin_loss",
+    "ssim_rows",
     "TemplateLoss",
     "LossTerms",
 ]
@@ -82,6 +100,8 @@ __all__ = [
 _SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 _MASK_EPS = 1e-6
 _COS_EPS = 1e-12
+_SSIM_TAPS = 11
+_SSIM_SIGMA = 1.5
 
 
 def _check_images(name: str, x: Any) -> Tensor:
@@ -178,6 +198,49 @@ def distortion_reward(x: Tensor, gx: Tensor, edge_weight: float = 0.5) -> Tensor
     return (mask * (gx - x.detach()).abs()).mean() / 255.0
 
 
+def ssim_rows(x: Tensor, y: Tensor, *, data_range: float = 255.0) -> Tensor:
+    """Mean SSIM of each image pair, ``(N,)``, differentiable (module docstring).
+
+    ``x`` and ``y``: ``(N, C, H, W)`` float images on a scale of ``data_range``, sides at
+    least 11. Each channel is compared on its own and the maps are averaged.
+
+    Example:
+        >>> import torch
+        >>> from fuzzykey.templates.losses import ssim_rows
+        >>> x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+        >>> ssim_rows(x, x)
+        tensor([1., 1.])
+        >>> bool(ssim_rows(x, 255 - x).max() < 0)      # inverted: the structure is anti-correlated
+        True
+    """
+    x = _check_images("x", x)
+    y = _check_images("y", y)
+    if x.shape != y.shape:
+        raise InvalidArgument(f"x and y must have equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if min(x.shape[2:]) < _SSIM_TAPS:
+        raise InvalidArgument(f"images must be at least {_SSIM_TAPS} pixels on each side, "
+                              f"got {tuple(x.shape)}")
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not float(data_range) > 0:
+        raise InvalidArgument(f"data_range must be a positive number, got {data_range!r}")
+    k = torch.arange(_SSIM_TAPS, dtype=x.dtype, device=x.device) - (_SSIM_TAPS - 1) / 2
+    w = torch.exp(-(k**2) / (2.0 * _SSIM_SIGMA**2))
+    w = w / w.sum()
+    channels = x.shape[1]
+    wh = w.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
+    ww = w.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+
+    def blur(t: Tensor) -> Tensor:
+        return F.conv2d(F.conv2d(t, wh, groups=channels), ww, groups=channels)
+
+    c1, c2 = (0.01 * float(data_range)) ** 2, (0.03 * float(data_range)) ** 2
+    mx, my = blur(x), blur(y)
+    vx = blur(x * x) - mx * mx
+    vy = blur(y * y) - my * my
+    cxy = blur(x * y) - mx * my
+    s_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s_map.mean(dim=(1, 2, 3))
+
+
 def embedding_margin_loss(e_x: Tensor, e_gx: Tensor, margin: float) -> Tensor:
     """The cosine hinge ``mean_n max(0, (1 - cos(e_x[n], e_gx[n])) - margin)`` (module
     docstring), a scalar tensor; ``margin`` in [0, 2].
@@ -199,35 +262,41 @@ class LossTerms:
     """One evaluation of :class:`TemplateLoss` (all scalar tensors)."""
 
     total: Tensor
-    """lambda_emb * embedding - lambda_dist * distortion; the one to backpropagate."""
+    """lambda_emb * embedding - lambda_dist * distortion - lambda_ssim * (1 - ssim); the one to
+    backpropagate."""
     embedding: Tensor
     """The cosine hinge L_emb."""
     distortion: Tensor
     """The reward R."""
     cosine: Tensor
     """Mean cosine of the templates' embeddings to the originals' (detached)."""
+    ssim: Tensor
+    """Mean SSIM of the templates to the originals (detached; NaN for crops under 11 pixels
+    when ``ssim_weight`` is 0)."""
 
 
 @dataclass(frozen=True)
 class TemplateLoss:
-    """:math:`L = \\lambda_{emb} L_{emb} - \\lambda_{dist} R` (module docstring).
+    """:math:`L = \\lambda_{emb} L_{emb} - \\lambda_{dist} R - \\lambda_{ssim} (1 - SSIM)` (module docstring).
 
     Args:
         margin: m, the cosine distance allowed for free, in [0, 2] (0.3: cosine >= 0.7).
         embedding_weight: lambda_emb > 0; large values make the margin nearly a hard constraint.
         distortion_weight: lambda_dist >= 0.
         edge_weight: alpha in [0, 1] of :func:`distortion_reward`.
+        ssim_weight: lambda_ssim >= 0 of the structural reward 1 - mean SSIM (0: off).
     """
 
     margin: float = 0.3
     embedding_weight: float = 10.0
     distortion_weight: float = 1.0
     edge_weight: float = 0.5
+    ssim_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _check_fraction("margin", self.margin, 2.0)
         _check_fraction("edge_weight", self.edge_weight)
-        for name in ("embedding_weight", "distortion_weight"):
+        for name in ("embedding_weight", "distortion_weight", "ssim_weight"):
             value = getattr(self, name)
             if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
                     or value < 0 or (name == "embedding_weight" and value == 0)):
@@ -249,5 +318,13 @@ class TemplateLoss:
         emb = embedding_margin_loss(e_x, e_gx, self.margin)
         dist = distortion_reward(x, gx, self.edge_weight)
         total = self.embedding_weight * emb - self.distortion_weight * dist
+        if self.ssim_weight > 0:
+            sim = ssim_rows(x.detach(), gx).mean()
+            total = total - self.ssim_weight * (1.0 - sim)
+        elif min(x.shape[2:]) >= _SSIM_TAPS:
+            with torch.no_grad():
+                sim = ssim_rows(x, gx).mean()
+        else:  # too small for the window, and not asked for
+            sim = torch.tensor(float("nan"))
         return LossTerms(total=total, embedding=emb, distortion=dist,
-                         cosine=cosine_rows(e_x, e_gx.detach()).mean())
+                         cosine=cosine_rows(e_x, e_gx.detach()).mean(), ssim=sim.detach())
