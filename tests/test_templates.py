@@ -271,10 +271,8 @@ def test_template_loss_combines_the_terms() -> None:
         loss(x, gx, e, g.numpy())
 
 
-def test_ssim_rows_matches_scikit_image_and_the_evaluation() -> None:
+def test_ssim_rows_matches_scikit_image() -> None:
     from skimage.metrics import structural_similarity
-
-    from fuzzykey.evaluation.templates_eval import ssim
 
     x, y = images(3, 24, seed=8, dtype=torch.float64), images(3, 24, seed=9, dtype=torch.float64)
     y = 0.6 * x + 0.4 * y  # related, so SSIM is well inside (-1, 1)
@@ -283,7 +281,6 @@ def test_ssim_rows_matches_scikit_image_and_the_evaluation() -> None:
     ref = [structural_similarity(a[n], b[n], channel_axis=-1, gaussian_weights=True, sigma=1.5,
                                  use_sample_covariance=False, data_range=255) for n in range(3)]
     np.testing.assert_allclose(got, ref, rtol=1e-9)
-    np.testing.assert_allclose(got, ssim(a, b), rtol=1e-9)
     assert 0.2 < got.min() and got.max() < 0.95
 
 

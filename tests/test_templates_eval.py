@@ -34,7 +34,6 @@ from fuzzykey.evaluation.templates_eval import (
     evaluate_templates,
     face_detected,
     format_eval_table,
-    gaussian_window,
     load_weights,
     plot_templates,
     protect_photos,
@@ -66,17 +65,6 @@ def skimage_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- SSIM and PSNR
-
-
-def test_gaussian_window() -> None:
-    w = gaussian_window()
-    assert w.shape == (11,) and math.isclose(w.sum(), 1.0)
-    np.testing.assert_allclose(w, w[::-1])
-    ratio = math.exp(-1 / (2 * 1.5**2))  # neighbouring taps at the centre: e^{-1/(2 sigma^2)}
-    assert math.isclose(w[4] / w[5], ratio)
-    for bad in (0, 4, 2.5, True):
-        with pytest.raises(InvalidArgument, match=repr(bad)):
-            gaussian_window(bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("shape", [(2, 112, 112, 3), (1, 23, 40, 3), (3, 11, 11, 1)])

@@ -67,19 +67,11 @@ drawn with replacement (all of them when there are fewer). With an LFW pairs lis
 pairs whose two people are both test people, in the file's order (i = first image).
 Pairs with a photo where no face was found are dropped.
 
-**SSIM** (Wang, Bovik, Sheikh and Simoncelli, IEEE TIP 13(4), 2004). With a Gaussian
-window w (11 taps, σ = 1.5, normalised to sum 1, applied separably without padding so
-only windows inside the image count), local means, variances and covariance per channel
-
-.. math:: \mu_x = w * x,\quad \sigma_x^2 = w * x^2 - \mu_x^2,\quad \sigma_{xy} = w * (xy) - \mu_x\mu_y,
-
-.. math:: \mathrm{SSIM}(x, y) = \operatorname{mean}\frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}
-          {(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)},\qquad
-          C_1 = (0.01 L)^2,\ C_2 = (0.03 L)^2,\ L = 255,
-
-the mean taken over all window positions and the three RGB channels (each channel on
-its own, then averaged: scikit-image's ``structural_similarity(x, y, channel_axis=-1,
-gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)``).
+**SSIM** (Wang, Bovik, Sheikh and Simoncelli, IEEE TIP 13(4), 2004) is the training loss's
+:func:`fuzzykey.templates.losses.ssim_rows`, formula there: a Gaussian window (11 taps,
+σ = 1.5) over the positions inside the image, each RGB channel on its own, then averaged;
+scikit-image's ``structural_similarity(x, y, channel_axis=-1, gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, data_range=255)``.
 **PSNR** is :math:`10\log_{10}(255^2/\mathrm{MSE})` per image (infinite for identical
 images); reported means are over images.
 
@@ -114,7 +106,7 @@ from numpy.typing import NDArray
 from .. import __version__
 from ..errors import FuzzyKeyError, InvalidArgument, ModelError, NoFaceFound
 from ..face.models import cache_dir
-from ..templates import TrainConfig, TrainResult, UNetGenerator, protect_faces, train_generator
+from ..templates import TrainConfig, TrainResult, UNetGenerator, protect_faces, ssim_rows, train_generator
 from ..templates.unet import check_crops, count_parameters, crops_to_tensor, load_generator
 from .datasets import ImageFolder, LfwPair, lfw_half, lfw_pair_paths, read_image_folder
 from .linkability import dsys
@@ -130,7 +122,6 @@ __all__ = [
     "Split",
     "template_split",
     "select_photos",
-    "gaussian_window",
     "ssim",
     "psnr",
     "face_detected",
@@ -212,18 +203,6 @@ def select_photos(folder: ImageFolder, splits: Collection[Split], *, max_photos:
 
 
 # --------------------------------------------------------------------------- image metrics
-def gaussian_window(size: int = 11, sigma: float = 1.5) -> NDArray[np.float64]:
-    """The 1-D Gaussian window of SSIM: ``size`` taps of :math:`e^{-k^2/2\\sigma^2}`,
-    centred, normalised to sum 1."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
-        raise InvalidArgument(f"size must be a positive odd int, got {size!r}")
-    if not isinstance(sigma, (int, float)) or not float(sigma) > 0.0:
-        raise InvalidArgument(f"sigma must be a positive number, got {sigma!r}")
-    k = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    w = np.exp(-(k**2) / (2.0 * float(sigma) ** 2))
-    return cast(NDArray[np.float64], w / w.sum())
-
-
 def _image_pair(a: Any, b: Any, min_side: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     x, y = np.asarray(a), np.asarray(b)
     if x.shape != y.shape:
@@ -238,34 +217,24 @@ def _image_pair(a: Any, b: Any, min_side: int) -> tuple[NDArray[np.float64], NDA
     return x.astype(np.float64), y.astype(np.float64)
 
 
-def _filter(x: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Separable 'valid' correlation of ``(N, H, W, C)`` with ``w`` along H and W."""
-    win = np.lib.stride_tricks.sliding_window_view
-    h = win(x, len(w), axis=1) @ w
-    out: NDArray[np.float64] = win(h, len(w), axis=2) @ w
-    return out
-
-
 def ssim(a: Any, b: Any, *, data_range: float = 255.0, chunk: int = 64) -> NDArray[np.float64]:
     """Mean SSIM of each image pair (see the module docstring), shape ``(N,)``.
 
     ``a`` and ``b``: ``(N, H, W, C)`` or one ``(H, W, C)`` image, values on a scale of
-    ``data_range`` (255 for uint8), sides at least 11. Computed ``chunk`` images at a time.
+    ``data_range`` (255 for uint8), sides at least 11. Computed in float64, ``chunk``
+    images at a time, by :func:`fuzzykey.templates.losses.ssim_rows` (the training loss's
+    SSIM, so what is trained for and what is reported are one formula).
     """
-    if not isinstance(data_range, (int, float)) or not float(data_range) > 0.0:
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not data_range > 0:
         raise InvalidArgument(f"data_range must be a positive number, got {data_range!r}")
-    w = gaussian_window(11, 1.5)
-    x_all, y_all = _image_pair(a, b, len(w))
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    _check_int("chunk", chunk, 1, 1 << 20)
+    x_all, y_all = _image_pair(a, b, 11)
     out = np.empty(x_all.shape[0], dtype=np.float64)
-    for s in range(0, x_all.shape[0], chunk):
-        x, y = x_all[s:s + chunk], y_all[s:s + chunk]
-        mx, my = _filter(x, w), _filter(y, w)
-        vx = _filter(x * x, w) - mx * mx
-        vy = _filter(y * y, w) - my * my
-        cxy = _filter(x * y, w) - mx * my
-        s_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-        out[s:s + len(x)] = s_map.mean(axis=(1, 2, 3))
+    with torch.no_grad():
+        for s in range(0, x_all.shape[0], chunk):
+            x = torch.from_numpy(x_all[s:s + chunk]).permute(0, 3, 1, 2)
+            y = torch.from_numpy(y_all[s:s + chunk]).permute(0, 3, 1, 2)
+            out[s:s + len(x)] = ssim_rows(x, y, data_range=float(data_range)).numpy()
     return out
 
 
