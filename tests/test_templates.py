@@ -427,6 +427,11 @@ def test_training_rejects_bad_input() -> None:
         train_generator(toy_crops(), ToyEncoder(), config, validation=toy_crops(2, 32))
     with pytest.raises(InvalidArgument, match="config must be a TrainConfig, got dict"):
         train_generator(toy_crops(), ToyEncoder(), {"epochs": 1})  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=r"11x11 pixels .*\(4, 8, 8, 3\)"):
+        train_generator(np.zeros((4, 8, 8, 3), np.uint8), ToyEncoder(), TrainConfig(width=4, depth=2))
+    # without the SSIM reward, small crops train
+    small = TrainConfig(width=4, depth=2, epochs=1, batch_size=4, ssim_weight=0.0)
+    assert math.isnan(train_generator(toy_crops(4, 8), ToyEncoder(8), small).history[0].ssim)
 
 
 # --------------------------------------------------------------------------- weight files

@@ -229,6 +229,9 @@ def train_generator(crops: Any, encoder: nn.Module, config: TrainConfig | None =
     multiple = 2 ** (config.depth - 1)
     faces = check_crops(crops, multiple)
     val = None if validation is None else check_crops(validation, multiple)
+    if config.ssim_weight > 0 and min(faces.shape[1:3]) < 11:
+        raise InvalidArgument(f"ssim_weight > 0 needs crops of at least 11x11 pixels (SSIM's window), "
+                              f"got shape {faces.shape}; set ssim_weight=0 for smaller crops")
     if val is not None and val.shape[1:] != faces.shape[1:]:
         raise InvalidArgument(f"validation crops must have the training crops' size {faces.shape[1:]}, "
                               f"got shape {val.shape}")
