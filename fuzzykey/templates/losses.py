@@ -47,8 +47,10 @@ templates :math:`G(X_n)`, and the frozen encoder's embeddings
   ``structural_similarity`` with ``gaussian_weights=True``), here differentiable. L1
   pays the same for a colour shift as for a change of shape; SSIM's structure factor
   (the local correlation :math:`\sigma_{xy}/\sigma_x\sigma_y`) is what a recolouring
-  keeps, so a reward on :math:`1 - \mathrm{SSIM}` pushes G to change the pattern of
-  the image too.
+  keeps, so a reward on :math:`1 - \mathrm{SSIM}` also pays for changing the local
+  pattern. It is a proxy, not a measure of whether people know the face: a fine texture
+  laid over a still plainly visible face drives SSIM to 0 too (README, "Cancelable
+  face templates").
 * **Total** (:class:`TemplateLoss`):
   :math:`L = \lambda_{emb}\,L_{emb} - \lambda_{dist}\,R - \lambda_{ssim}\,(1 - \overline{\mathrm{SSIM}})`,
   minimised over G. It is bounded below since R is
