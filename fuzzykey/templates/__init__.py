@@ -29,6 +29,7 @@ so nothing here imports the face pipeline, the key pipeline or the evaluation co
 from __future__ import annotations
 
 from .losses import (
+    SSIM_WINDOW,
     LossTerms,
     TemplateLoss,
     cosine_rows,
@@ -61,6 +62,7 @@ __all__ = [
     "distortion_reward",
     "embedding_margin_loss",
     "ssim_rows",
+    "SSIM_WINDOW",
     "TemplateLoss",
     "LossTerms",
     "TrainConfig",

@@ -95,6 +95,7 @@ __all__ = [
     "distortion_reward",
     "embedding_margin_loss",
     "ssim_rows",
+    "SSIM_WINDOW",
     "TemplateLoss",
     "LossTerms",
 ]
@@ -102,7 +103,8 @@ __all__ = [
 _SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 _MASK_EPS = 1e-6
 _COS_EPS = 1e-12
-_SSIM_TAPS = 11
+SSIM_WINDOW = 11
+"""Side of SSIM's Gaussian window: images must be at least this many pixels on each side."""
 _SSIM_SIGMA = 1.5
 
 
@@ -219,12 +221,12 @@ def ssim_rows(x: Tensor, y: Tensor, *, data_range: float = 255.0) -> Tensor:
     y = _check_images("y", y)
     if x.shape != y.shape:
         raise InvalidArgument(f"x and y must have equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
-    if min(x.shape[2:]) < _SSIM_TAPS:
-        raise InvalidArgument(f"images must be at least {_SSIM_TAPS} pixels on each side, "
+    if min(x.shape[2:]) < SSIM_WINDOW:
+        raise InvalidArgument(f"images must be at least {SSIM_WINDOW} pixels on each side, "
                               f"got {tuple(x.shape)}")
     if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not float(data_range) > 0:
         raise InvalidArgument(f"data_range must be a positive number, got {data_range!r}")
-    k = torch.arange(_SSIM_TAPS, dtype=x.dtype, device=x.device) - (_SSIM_TAPS - 1) / 2
+    k = torch.arange(SSIM_WINDOW, dtype=x.dtype, device=x.device) - (SSIM_WINDOW - 1) / 2
     w = torch.exp(-(k**2) / (2.0 * _SSIM_SIGMA**2))
     w = w / w.sum()
     channels = x.shape[1]
@@ -323,7 +325,7 @@ class TemplateLoss:
         if self.ssim_weight > 0:
             sim = ssim_rows(x.detach(), gx).mean()
             total = total - self.ssim_weight * (1.0 - sim)
-        elif min(x.shape[2:]) >= _SSIM_TAPS:
+        elif min(x.shape[2:]) >= SSIM_WINDOW:
             with torch.no_grad():
                 sim = ssim_rows(x, gx).mean()
         else:  # too small for the window, and not asked for

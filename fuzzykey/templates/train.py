@@ -58,7 +58,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from ..errors import InvalidArgument
-from .losses import TemplateLoss, cosine_rows, distortion_reward, ssim_rows
+from .losses import SSIM_WINDOW, TemplateLoss, cosine_rows, distortion_reward, ssim_rows
 from .unet import UNetGenerator, check_crops, crops_to_tensor
 
 __all__ = ["TrainConfig", "EpochStats", "TrainResult", "train_generator"]
@@ -186,7 +186,7 @@ def _encode(encoder: nn.Module, x: Tensor) -> Tensor:
 
 
 def _ssim_sum(x: Tensor, gx: Tensor) -> float:
-    return float(ssim_rows(x, gx).sum()) if min(x.shape[2:]) >= 11 else math.nan
+    return float(ssim_rows(x, gx).sum()) if min(x.shape[2:]) >= SSIM_WINDOW else math.nan
 
 
 def _validate(generator: UNetGenerator, encoder: nn.Module, faces: NDArray[np.uint8], targets: Tensor,
@@ -229,8 +229,9 @@ def train_generator(crops: Any, encoder: nn.Module, config: TrainConfig | None =
     multiple = 2 ** (config.depth - 1)
     faces = check_crops(crops, multiple)
     val = None if validation is None else check_crops(validation, multiple)
-    if config.ssim_weight > 0 and min(faces.shape[1:3]) < 11:
-        raise InvalidArgument(f"ssim_weight > 0 needs crops of at least 11x11 pixels (SSIM's window), "
+    if config.ssim_weight > 0 and min(faces.shape[1:3]) < SSIM_WINDOW:
+        raise InvalidArgument(f"ssim_weight > 0 needs crops of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels "
+                              f"(SSIM's window), "
                               f"got shape {faces.shape}; set ssim_weight=0 for smaller crops")
     if val is not None and val.shape[1:] != faces.shape[1:]:
         raise InvalidArgument(f"validation crops must have the training crops' size {faces.shape[1:]}, "
