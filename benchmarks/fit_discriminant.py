@@ -92,6 +92,65 @@ def gate_scores_of_impostors(
     return np.concatenate(out)
 
 
+def select_and_fit(
+    x: NDArray[np.float64],
+    labels: NDArray[np.int64],
+    names: list[str],
+    half_a: NDArray[np.bool_],
+    *,
+    name: str,
+    data: str,
+    gate_fmr: float = GATE_FMR,
+) -> DiscriminantTransform:
+    """Steps 1-3 of the module docs on unit-norm embeddings ``x`` (one row per photo, ``names`` by row):
+    the transform fitted on all of ``half_a`` with the hyper-parameters and gate chosen on its validation
+    people, its provenance (``data`` describes the embeddings) inside."""
+    fit_part = np.array([hashlib.sha256(n.encode()).digest()[1] < 160 for n in names])
+    a1, a2 = half_a & fit_part, half_a & ~fit_part
+    pairs = genuine_pairs(labels, a2)
+    grid: list[dict[str, Any]] = []
+    for shrink in SHRINKS:
+        for scale in SCALES:
+            t = DiscriminantTransform.fit(x[a1], labels[a1], shrink=shrink, rho_scale=scale)
+            ok, _ = decode_one_photo(t, x, pairs, 16)
+            grid.append({"shrink": shrink, "rho_scale": scale, "validation_frr_k16": float(1 - ok.mean())})
+            print(grid[-1], flush=True)
+    best = min(grid, key=lambda g: g["validation_frr_k16"])
+    t1 = DiscriminantTransform.fit(
+        x[a1], labels[a1], shrink=best["shrink"], rho_scale=best["rho_scale"]
+    )
+    ok, scores = decode_one_photo(t1, x, pairs, 16)
+    impostor_scores = gate_scores_of_impostors(t1, x, labels, a2, GATE_PAIRS, np.random.default_rng(1))
+    gate = float(np.quantile(impostor_scores, 1.0 - gate_fmr))
+    gate_frr = float(1.0 - (ok & (scores >= gate)).mean())
+    provenance = {
+        "data": data,
+        "images_half_a": int(half_a.sum()),
+        "people_half_a": len({names[i] for i in np.flatnonzero(half_a)}),
+        "validation": "half A people with SHA-256(name)[1] >= 160; hyper-parameters by the lowest FRR "
+        "of the face-only key (1 photo, k = 16) over their first-6-photo pairs",
+        "validation_pairs": len(pairs),
+        "grid": grid,
+        "shrink": best["shrink"],
+        "cap": 6,
+        "gate": gate,
+        "gate_rule": f"the gate score that {gate_fmr:g} of {len(impostor_scores):,} validation impostor "
+        "pairs (a person's first photo enrolled, another validation person's photo as the probe, the "
+        "enrolled bits taken as decoded) reach: an upper bound on the key FAR of the gate and the decoder "
+        "together",
+        "gate_validation_frr_k16": gate_frr,
+        "command": command_line(),
+    }
+    return DiscriminantTransform.fit(
+        x[half_a],
+        labels[half_a],
+        shrink=best["shrink"],
+        rho_scale=best["rho_scale"],
+        name=name,
+        provenance=provenance,
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--out", required=True)
@@ -104,54 +163,15 @@ def main() -> None:
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     names = [folder.people[i] for i in folder.labels]
     half_a = np.array([lfw_half(n) == "a" for n in names]) & emb.ok
-    fit_part = np.array([hashlib.sha256(n.encode()).digest()[1] < 160 for n in names])
-    a1, a2 = half_a & fit_part, half_a & ~fit_part
-    pairs = genuine_pairs(folder.labels, a2)
-    grid: list[dict[str, Any]] = []
-    for shrink in SHRINKS:
-        for scale in SCALES:
-            t = DiscriminantTransform.fit(x[a1], folder.labels[a1], shrink=shrink, rho_scale=scale)
-            ok, _ = decode_one_photo(t, x, pairs, 16)
-            grid.append({"shrink": shrink, "rho_scale": scale, "validation_frr_k16": float(1 - ok.mean())})
-            print(grid[-1], flush=True)
-    best = min(grid, key=lambda g: g["validation_frr_k16"])
-    t1 = DiscriminantTransform.fit(
-        x[a1], folder.labels[a1], shrink=best["shrink"], rho_scale=best["rho_scale"]
-    )
-    ok, scores = decode_one_photo(t1, x, pairs, 16)
-    impostor_scores = gate_scores_of_impostors(t1, x, folder.labels, a2, GATE_PAIRS, np.random.default_rng(1))
-    gate = float(np.quantile(impostor_scores, 1.0 - GATE_FMR))
-    gate_frr = float(1.0 - (ok & (scores >= gate)).mean())
-    provenance = {
-        "data": "LFW-dev (../shared/data/lfw-dev, View 1 training people), half A only "
-        "(fuzzykey.evaluation.datasets.lfw_half); unit-norm SFace embeddings of YuNet crops",
-        "images_half_a": int(half_a.sum()),
-        "people_half_a": len({names[i] for i in np.flatnonzero(half_a)}),
-        "validation": "half A people with SHA-256(name)[1] >= 160; hyper-parameters by the lowest FRR "
-        "of the face-only key (1 photo, k = 16) over their first-6-photo pairs",
-        "validation_pairs": len(pairs),
-        "grid": grid,
-        "shrink": best["shrink"],
-        "cap": 6,
-        "gate": gate,
-        "gate_rule": f"the gate score that {GATE_FMR:g} of {len(impostor_scores):,} validation impostor "
-        "pairs (a person's first photo enrolled, another validation person's photo as the probe, the "
-        "enrolled bits taken as decoded) reach: an upper bound on the key FAR of the gate and the decoder "
-        "together",
-        "gate_validation_frr_k16": gate_frr,
-        "command": command_line(),
-    }
-    t = DiscriminantTransform.fit(
-        x[half_a],
-        folder.labels[half_a],
-        shrink=best["shrink"],
-        rho_scale=best["rho_scale"],
+    t = select_and_fit(
+        x, folder.labels, names, half_a,
         name="sface-2021dec-int8bq/lfw-dev-half-a/zl1",
-        provenance=provenance,
+        data="LFW-dev (../shared/data/lfw-dev, View 1 training people), half A only "
+        "(fuzzykey.evaluation.datasets.lfw_half); unit-norm SFace embeddings of YuNet crops",
     )
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(t.to_json() + "\n")
-    print(json.dumps({k: v for k, v in provenance.items() if k != "grid"}, indent=1))
+    print(json.dumps({k: v for k, v in t.provenance.items() if k != "grid"}, indent=1))
 
 
 if __name__ == "__main__":
