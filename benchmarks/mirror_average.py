@@ -13,7 +13,8 @@ measured for the zero-leakage face keys, both variants through the same steps:
 3. on half B (people never used to fit anything), with
    :func:`fuzzykey.evaluation.zlbench.measure_zero_leakage`'s counting: the
    face-only FRR (1 photo, k = 16; 3 photos, k = 20) and the keys that every
-   other half-B person's photo opens.
+   other half-B person's photo opens; and, paired on the same genuine attempts,
+   how many open only with one variant (exact McNemar test).
 
 The library does not use the mirror average (helpers record one encoder; a
 second would need its own transform, gate and helper version); this script
@@ -36,6 +37,7 @@ import numpy as np
 from _machine import command_line, cpu_model
 from fit_discriminant import select_and_fit
 from numpy.typing import NDArray
+from scipy.stats import binomtest
 
 from fuzzykey.discriminant import sface_discriminant
 from fuzzykey.evaluation.datasets import default_data_dir, embed_files, lfw_half, read_image_folder
@@ -73,14 +75,18 @@ class MirrorAveraged:
         return normalize_rows(both)
 
 
-def half_b_figures(zk: ZeroLeakageKeys, x: NDArray[np.float64], labels: NDArray[np.int64],
-                   names: list[str]) -> list[dict[str, Any]]:
-    """Face-only FRR and every-other-person keys on half B, as measure_zero_leakage counts them."""
+def half_b_figures(
+    zk: ZeroLeakageKeys, x: NDArray[np.float64], labels: NDArray[np.int64], names: list[str]
+) -> tuple[list[dict[str, Any]], list[NDArray[np.bool_]]]:
+    """Face-only FRR and every-other-person keys on half B, as measure_zero_leakage counts them;
+    and which genuine attempts gave the key, per row."""
     rows = []
+    outcomes = []
     for photos, k in ROWS:
         z = ZeroLeakageKeys(zk.transform, k=k, gate=zk.gate)
         genuine = genuine_attempts(labels, photos, first=FIRST)
         _, keys = count_keys(z, x, genuine)
+        outcomes.append(keys)
         d = dictionary_keys(z, x, labels, enrollments(labels, photos, first=FIRST))
         rows.append({
             "photos": photos,
@@ -91,7 +97,7 @@ def half_b_figures(zk: ZeroLeakageKeys, x: NDArray[np.float64], labels: NDArray[
             "impostor_key_pairs": sorted([names[int(labels[a])], names[int(labels[b])]] for a, b in d.hits),
         })
         print(json.dumps({key: v for key, v in rows[-1].items() if key != "impostor_key_pairs"}), flush=True)
-    return rows
+    return rows, outcomes
 
 
 def main() -> None:
@@ -104,6 +110,7 @@ def main() -> None:
     names = [folder.people[i] for i in folder.labels]
     detector, sface = YuNetDetector(), SFaceEncoder()
     record: dict[str, Any] = {"command": command_line(), "machine": {"cpu": cpu_model()}, "variants": {}}
+    outcomes: dict[str, list[NDArray[np.bool_]]] = {}
     for label, encoder in (("sface", sface), ("sface+mirror", MirrorAveraged(sface))):
         t0 = time.perf_counter()
         emb = embed_files(folder.files, detector, encoder)
@@ -119,6 +126,7 @@ def main() -> None:
         lab_b = np.unique(folder.labels[b], return_inverse=True)[1].astype(np.int64)
         names_b = [n for n, keep in zip(names, b, strict=True) if keep]
         people_b = {int(lab_b[i]): names_b[i] for i in range(len(names_b))}
+        rows, outcomes[label] = half_b_figures(zk, x[b], lab_b, [people_b[i] for i in range(len(people_b))])
         record["variants"][label] = {
             "encoder": encoder.name,
             "transform_digest": transform.digest,
@@ -129,9 +137,22 @@ def main() -> None:
             "validation_pairs": transform.provenance["validation_pairs"],
             "validation_frr_k16_gate": transform.provenance["gate_validation_frr_k16"],
             "half_b_images": int(b.sum()),
-            "half_b": half_b_figures(zk, x[b], lab_b, [people_b[i] for i in range(len(people_b))]),
+            "half_b": rows,
             "seconds": time.perf_counter() - t0,
         }
+    record["paired"] = []
+    for (photos, k), plain, mirror in zip(ROWS, outcomes["sface"], outcomes["sface+mirror"], strict=True):
+        only_mirror, only_plain = int((mirror & ~plain).sum()), int((plain & ~mirror).sum())
+        record["paired"].append({
+            "photos": photos,
+            "k": k,
+            "genuine": len(plain),
+            "keys_only_with_mirror": only_mirror,
+            "keys_only_without": only_plain,
+            "mcnemar_exact_p": float(binomtest(only_mirror, only_mirror + only_plain, 0.5).pvalue)
+            if only_mirror + only_plain else 1.0,
+        })
+        print(json.dumps(record["paired"][-1]), flush=True)
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
         f.write("\n")
