@@ -100,7 +100,6 @@ def select_and_fit(
     *,
     name: str,
     data: str,
-    gate_fmr: float = GATE_FMR,
 ) -> DiscriminantTransform:
     """Steps 1-3 of the module docs on unit-norm embeddings ``x`` (one row per photo, ``names`` by row):
     the transform fitted on all of ``half_a`` with the hyper-parameters and gate chosen on its validation
@@ -121,7 +120,7 @@ def select_and_fit(
     )
     ok, scores = decode_one_photo(t1, x, pairs, 16)
     impostor_scores = gate_scores_of_impostors(t1, x, labels, a2, GATE_PAIRS, np.random.default_rng(1))
-    gate = float(np.quantile(impostor_scores, 1.0 - gate_fmr))
+    gate = float(np.quantile(impostor_scores, 1.0 - GATE_FMR))
     gate_frr = float(1.0 - (ok & (scores >= gate)).mean())
     provenance = {
         "data": data,
@@ -134,7 +133,7 @@ def select_and_fit(
         "shrink": best["shrink"],
         "cap": 6,
         "gate": gate,
-        "gate_rule": f"the gate score that {gate_fmr:g} of {len(impostor_scores):,} validation impostor "
+        "gate_rule": f"the gate score that {GATE_FMR:g} of {len(impostor_scores):,} validation impostor "
         "pairs (a person's first photo enrolled, another validation person's photo as the probe, the "
         "enrolled bits taken as decoded) reach: an upper bound on the key FAR of the gate and the decoder "
         "together",

@@ -111,9 +111,11 @@ def main() -> None:
     detector, sface = YuNetDetector(), SFaceEncoder()
     record: dict[str, Any] = {"command": command_line(), "machine": {"cpu": cpu_model()}, "variants": {}}
     outcomes: dict[str, list[NDArray[np.bool_]]] = {}
+    embedded: dict[str, NDArray[np.bool_]] = {}
     for label, encoder in (("sface", sface), ("sface+mirror", MirrorAveraged(sface))):
         t0 = time.perf_counter()
         emb = embed_files(folder.files, detector, encoder)
+        embedded[label] = emb.ok
         x = emb.embeddings.astype(np.float64)
         x[emb.ok] /= np.linalg.norm(x[emb.ok], axis=1, keepdims=True)
         is_a = np.array([lfw_half(n) == "a" for n in names])
@@ -140,6 +142,8 @@ def main() -> None:
             "half_b": rows,
             "seconds": time.perf_counter() - t0,
         }
+    if not np.array_equal(embedded["sface"], embedded["sface+mirror"]):  # same crops, so never expected
+        raise SystemExit("the variants embedded different photos; their genuine attempts cannot be paired")
     record["paired"] = []
     for (photos, k), plain, mirror in zip(ROWS, outcomes["sface"], outcomes["sface+mirror"], strict=True):
         only_mirror, only_plain = int((mirror & ~plain).sum()), int((plain & ~mirror).sum())
